@@ -1,0 +1,66 @@
+# qmesh: two commands do everything.
+#   make bench   set up, build (release preset), run the default suites, write results/ JSON + a report
+#   make test    set up, build dev/asan/tsan, run every test, smoke-run qmesh and plot it
+# Both install missing Debian packages first (as root), and are fast the second time.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+JOBS ?= $(shell nproc)
+PYTHON := /usr/bin/python3
+
+# Everything the build and the scripts need, by Debian package name.
+PACKAGES := cmake ninja-build g++ git pkg-config \
+	libbenchmark-dev libgtest-dev libgmock-dev librapidcheck-dev \
+	libhwloc-dev libnuma-dev nlohmann-json3-dev \
+	libboost-dev libreaderwriterqueue-dev libconcurrentqueue-dev libtbb-dev \
+	python3 python3-matplotlib
+
+BENCH_SUITES ?= floor,pingpong
+BENCH_ARGS ?=
+
+.PHONY: all deps bench test report clean build-release build-dev build-asan build-tsan test-dev test-asan test-tsan
+
+all: test
+
+# Installs what is missing, or says exactly what to run.
+deps:
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done | tr '\n' ' '); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "make: installing missing Debian packages: $$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "make: missing Debian packages; run:" >&2; \
+	    echo "  sudo apt-get install -y $$missing" >&2; \
+	    exit 2; \
+	  fi; \
+	fi
+
+build/%/build.ninja: CMakePresets.json | deps
+	cmake --preset $* > /dev/null
+
+build-%: deps build/%/build.ninja
+	cmake --build --preset $* -j $(JOBS)
+
+test-%: build-%
+	ctest --preset $* -j $(JOBS)
+
+test: deps
+	$(MAKE) --no-print-directory test-dev
+	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory test-tsan
+
+bench: build-release
+	@out=$$(./build/release/bench/qmesh run --suite $(BENCH_SUITES) $(BENCH_ARGS)); \
+	echo "result: $$out"; \
+	$(PYTHON) plots/report.py "$$out" -o "$${out%.json}.report"
+
+# Rebuilds the report of the newest result.
+report: deps
+	@newest=$$(ls -t results/*.json 2>/dev/null | grep -v schema | head -n 1); \
+	if [ -z "$$newest" ]; then echo "make: no result in results/ (run make bench)" >&2; exit 2; fi; \
+	$(PYTHON) plots/report.py "$$newest" -o "$${newest%.json}.report"
+
+clean:
+	rm -rf build

@@ -1,0 +1,163 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+#include "build_info.hpp"
+#include "qmesh/queues/config.hpp"
+#include "qmesh/runtime/topology.hpp"
+#include "run.hpp"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+namespace qmesh::bench {
+
+namespace {
+
+std::string read_first_line(const char* path) {
+    std::ifstream in(path);
+    std::string s;
+    if (!std::getline(in, s)) return "";
+    return s;
+}
+
+// The hypervisor's vendor string (CPUID leaf 0x40000000), "" on bare metal.
+std::string hypervisor_vendor() {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    __cpuid(1, a, b, c, d);
+    if ((c & (1u << 31)) == 0) return "";
+    __cpuid(0x40000000, a, b, c, d);
+    char v[13] = {};
+    std::memcpy(v, &b, 4);
+    std::memcpy(v + 4, &c, 4);
+    std::memcpy(v + 8, &d, 4);
+    std::string s(v);
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    return s.empty() ? "unknown hypervisor" : s;
+#else
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.find("hypervisor") != std::string::npos) return "unknown hypervisor";
+    return "";
+#endif
+}
+
+std::string iso_date_utc() {
+    const std::time_t t = std::time(nullptr);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+    return buf;
+}
+
+}  // namespace
+
+json make_context(const run_options& o, double timer_overhead_ns) {
+    const auto& topo = rt::topology::instance();
+    json warnings = json::array();
+
+    json env;
+    std::string governor = read_first_line("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor");
+    if (governor.empty()) governor = "unknown";
+    env["governor"] = governor;
+    const std::string smt = read_first_line("/sys/devices/system/cpu/smt/active");
+    env["smt_active"] = smt == "1" || (smt.empty() && topo.smt());
+    double load = 0;
+    {
+        std::ifstream in("/proc/loadavg");
+        in >> load;
+    }
+    env["load_avg_1m"] = load;
+    const std::string hv = hypervisor_vendor();
+    env["virtualized"] = !hv.empty();
+    if (!hv.empty()) env["hypervisor"] = hv;
+
+    if (!hv.empty())
+        warnings.push_back("virtual machine (" + hv +
+                           "): the host may move vCPUs between physical cores; compare ratios, not absolute times");
+    if (governor != "performance" && governor != "unknown")
+        warnings.push_back("CPU frequency governor is '" + governor + "', not 'performance'");
+    if (load > 0.5 * static_cast<double>(topo.available().size()))
+        warnings.push_back("load average " + std::to_string(load) + " is high for " +
+                           std::to_string(topo.available().size()) + " available cores");
+    if (env["smt_active"].get<bool>())
+        warnings.push_back("SMT is active: pairs of SMT siblings share a core's resources");
+    if (build_type() != "Release")
+        warnings.push_back("built as '" + build_type() + "' (preset " + preset() + "), not the release preset");
+
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+
+    json c;
+    c["json_schema_version"] = 1;
+    c["qmesh_version"] = version();
+    c["date"] = iso_date_utc();
+    c["host_name"] = host;
+    c["executable"] = "qmesh";
+    c["num_cpus"] = topo.pus().size();
+    c["library_build_type"] = build_type() == "Release" ? "release" : "debug";
+    c["cpu"] = {{"model", topo.cpu_model()}, {"logical_cpus", topo.pus().size()}};
+    c["topology"] = {{"summary", topo.summary()},
+                     {"packages", topo.packages()},
+                     {"numa_nodes", topo.numa_nodes()},
+                     {"cores", topo.cores()},
+                     {"pus", topo.pus().size()},
+                     {"smt", topo.smt()},
+                     {"available_pus", topo.available()}};
+    c["cache_line_bytes"] = cache_line_bytes;
+    c["compiler"] = compiler();
+    c["compiler_flags"] = compiler_flags();
+    c["build_type"] = build_type();
+    c["git_sha"] = git_sha();
+    c["git_dirty"] = git_dirty();
+    c["command_line"] = o.command_line;
+    c["environment"] = env;
+    c["warnings"] = warnings;
+    c["timer_overhead_ns"] = timer_overhead_ns;
+    c["suites"] = o.suites;
+    c["reps"] = o.reps;
+    c["quick"] = o.quick;
+    c["cores_used"] = o.cores;
+    c["floor_drift"] = nullptr;
+    c["interrupted"] = false;
+    return c;
+}
+
+void write_atomically(const std::string& path, const json& doc) {
+    namespace fs = std::filesystem;
+    const fs::path p(path);
+    const fs::path tmp = p.parent_path() / ("." + p.filename().string() + ".tmp." + std::to_string(::getpid()));
+    const std::string text = doc.dump(2) + "\n";
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) throw std::runtime_error("cannot create " + tmp.string());
+    std::size_t off = 0;
+    while (off < text.size()) {
+        const ssize_t w = ::write(fd, text.data() + off, text.size() - off);
+        if (w <= 0) {
+            ::close(fd);
+            ::unlink(tmp.c_str());
+            throw std::runtime_error("cannot write " + tmp.string());
+        }
+        off += static_cast<std::size_t>(w);
+    }
+    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+        ::unlink(tmp.c_str());
+        throw std::runtime_error("cannot flush " + tmp.string());
+    }
+    if (::rename(tmp.c_str(), p.c_str()) != 0) {
+        ::unlink(tmp.c_str());
+        throw std::runtime_error("cannot rename " + tmp.string() + " to " + path);
+    }
+}
+
+}  // namespace qmesh::bench

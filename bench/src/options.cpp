@@ -1,0 +1,179 @@
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "build_info.hpp"
+#include "qmesh/queues/registry.hpp"
+#include "qmesh/runtime/topology.hpp"
+#include "run.hpp"
+
+namespace qmesh::bench {
+
+namespace fs = std::filesystem;
+
+const std::vector<std::string>& known_suites() {
+    static const std::vector<std::string> s{"floor", "pingpong"};
+    return s;
+}
+
+namespace {
+
+std::vector<std::string> split(const std::string& s, const std::string& what) {
+    std::vector<std::string> out;
+    std::stringstream in(s);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+        if (item.empty()) throw usage_error("empty item in " + what + " list '" + s + "'");
+        out.push_back(item);
+    }
+    if (out.empty()) throw usage_error(what + " list is empty");
+    return out;
+}
+
+unsigned parse_count(const std::string& s, const std::string& what, unsigned lo, unsigned hi) {
+    unsigned v = 0;
+    const auto* end = s.data() + s.size();
+    auto [p, ec] = std::from_chars(s.data(), end, v);
+    if (s.empty() || ec != std::errc{} || p != end)
+        throw usage_error(what + " must be a whole number, not '" + s + "'");
+    if (v < lo || v > hi)
+        throw usage_error(what + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", not " + s);
+    return v;
+}
+
+std::string join(const std::vector<std::string>& v) {
+    std::string r;
+    for (const auto& x : v) r += (r.empty() ? "" : ", ") + x;
+    return r;
+}
+
+std::string sanitize(std::string s) {
+    for (char& c : s)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) c = '_';
+    return s;
+}
+
+// Fails unless a file can be created next to `path` (and `path` is not a
+// folder); leaves nothing behind.
+void check_writable(const std::string& path) {
+    fs::path p(path);
+    if (fs::is_directory(p)) throw usage_error("output path '" + path + "' is a folder");
+    fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+    if (!fs::is_directory(dir)) throw usage_error("output folder '" + dir.string() + "' does not exist");
+    fs::path probe = dir / (".qmesh-probe-" + std::to_string(::getpid()));
+    {
+        std::ofstream f(probe);
+        if (!f) throw usage_error("cannot write output file in '" + dir.string() + "'");
+    }
+    std::error_code ec;
+    fs::remove(probe, ec);
+    if (fs::exists(p) && ::access(p.c_str(), W_OK) != 0)
+        throw usage_error("output file '" + path + "' exists and is not writable");
+}
+
+}  // namespace
+
+run_options parse_run_options(const std::vector<std::string>& args, const std::string& command_line) {
+    run_options o;
+    o.command_line = command_line;
+    bool have_suite = false, have_queues = false, have_cores = false;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        auto value = [&]() -> const std::string& {
+            if (i + 1 >= args.size()) throw usage_error("option " + a + " needs a value");
+            return args[++i];
+        };
+        if (a == "--suite" || a == "--suites") {
+            o.suites = split(value(), "suite");
+            have_suite = true;
+        } else if (a == "--queues" || a == "--queue") {
+            o.queues = split(value(), "queue");
+            have_queues = true;
+        } else if (a == "--cores") {
+            std::set<unsigned> seen;
+            for (const auto& c : split(value(), "core")) {
+                const unsigned pu = parse_count(c, "a core number", 0, 1u << 20);
+                if (!seen.insert(pu).second) throw usage_error("core " + c + " is given twice");
+                o.cores.push_back(pu);
+            }
+            have_cores = true;
+        } else if (a == "--reps") {
+            o.reps = parse_count(value(), "--reps", 1, 1000);
+        } else if (a == "--quick") {
+            o.quick = true;
+        } else if (a == "--out") {
+            o.out = value();
+            if (o.out.empty()) throw usage_error("--out needs a file name");
+        } else {
+            throw usage_error("unknown option '" + a + "' for run (see qmesh --help)");
+        }
+    }
+    if (!have_suite) throw usage_error("run needs --suite (one or more of: " + join(known_suites()) + ")");
+    std::set<std::string> seen_suites;
+    for (const auto& s : o.suites) {
+        if (std::find(known_suites().begin(), known_suites().end(), s) == known_suites().end())
+            throw usage_error("unknown suite '" + s + "' (known: " + join(known_suites()) + ")");
+        if (!seen_suites.insert(s).second) throw usage_error("suite '" + s + "' is given twice");
+    }
+    // Run in the canonical order, whatever order they were named in.
+    std::vector<std::string> ordered;
+    for (const auto& s : known_suites())
+        if (seen_suites.count(s) != 0) ordered.push_back(s);
+    o.suites = ordered;
+
+    if (have_queues) {
+        std::set<std::string> seen;
+        for (const auto& q : o.queues) {
+            if (!all_queues::find(q)) {
+                std::vector<std::string> names;
+                all_queues::for_each([&]<class K>() { names.emplace_back(K::traits.name); });
+                throw usage_error("unknown queue '" + q + "' (known: " + join(names) + ")");
+            }
+            if (!seen.insert(q).second) throw usage_error("queue '" + q + "' is given twice");
+        }
+    } else {
+        all_queues::for_each([&]<class K>() { o.queues.emplace_back(K::traits.name); });
+    }
+
+    const auto& topo = rt::topology::instance();
+    if (have_cores) {
+        for (unsigned c : o.cores)
+            if (!topo.is_available(c)) {
+                std::string avail;
+                for (unsigned a : topo.available()) avail += (avail.empty() ? "" : ",") + std::to_string(a);
+                throw usage_error("core " + std::to_string(c) + " is not available to this process (available: " +
+                                  avail + ")");
+            }
+    } else {
+        o.cores = topo.available();
+    }
+    if (o.cores.size() < 2)
+        throw usage_error("the suites measure pairs of cores and need at least 2, but " +
+                          std::to_string(o.cores.size()) + " " + (have_cores ? "were given" : "are available"));
+
+    if (o.out.empty()) {
+        // results/<host>-<date>-<sha>-<suites>.json under the current folder.
+        char host[256] = {};
+        ::gethostname(host, sizeof host - 1);
+        const std::time_t t = std::time(nullptr);
+        char date[32];
+        std::strftime(date, sizeof date, "%Y%m%dT%H%M%SZ", std::gmtime(&t));
+        std::string suites;
+        for (const auto& s : o.suites) suites += (suites.empty() ? "" : "+") + s;
+        std::error_code ec;
+        fs::create_directories("results", ec);
+        o.out = "results/" + sanitize(host) + "-" + date + "-" + git_sha_short() + "-" + sanitize(suites) + ".json";
+    }
+    check_writable(o.out);
+    return o;
+}
+
+}  // namespace qmesh::bench

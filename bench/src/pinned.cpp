@@ -1,0 +1,102 @@
+#include "pinned.hpp"
+
+#include <condition_variable>
+#include <csignal>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+#include "qmesh/runtime/topology.hpp"
+#include "stats.hpp"
+
+namespace qmesh::bench {
+
+double timer_overhead_ns() {
+    std::vector<double> d;
+    d.reserve(2001);
+    for (int i = 0; i < 2001; ++i) {
+        const std::uint64_t a = now_ns();
+        const std::uint64_t b = now_ns();
+        d.push_back(static_cast<double>(b - a));
+    }
+    return median(std::move(d));
+}
+
+namespace {
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_signal(int) { g_interrupted = 1; }
+}  // namespace
+
+bool interrupted() noexcept { return g_interrupted != 0; }
+
+void install_interrupt_handler() {
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+}
+
+run_outcome run_pinned(const std::vector<unsigned>& cores,
+                       const std::vector<std::function<void(const abort_flag&)>>& fns,
+                       std::chrono::milliseconds timeout) {
+    const std::size_t n = cores.size();
+    abort_flag abort;
+    std::atomic<std::size_t> ready{0}, done{0};
+    std::mutex mu;
+    std::condition_variable cv;
+    std::string first_error;
+    auto fail = [&](std::string e) {
+        std::lock_guard lock(mu);
+        if (first_error.empty()) first_error = std::move(e);
+        abort.flag.store(true, std::memory_order_relaxed);
+    };
+    std::vector<std::thread> threads;
+    threads.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        threads.emplace_back([&, i] {
+            try {
+                rt::topology::instance().pin_current_thread(cores[i]);
+            } catch (const std::exception& e) {
+                fail(e.what());
+            }
+            // Start together: nobody measures while a partner is still being
+            // created and pinned.
+            ready.fetch_add(1, std::memory_order_acq_rel);
+            while (ready.load(std::memory_order_acquire) < n) {
+            }
+            if (!abort.raised()) {
+                try {
+                    fns[i](abort);
+                } catch (const std::exception& e) {
+                    fail(e.what());
+                }
+            }
+            std::lock_guard lock(mu);
+            if (done.fetch_add(1, std::memory_order_acq_rel) + 1 == n) cv.notify_one();
+        });
+    }
+    // The watchdog sleeps on a condition variable and wakes ten times a
+    // second at most (to notice an interrupt), so on a machine with as many
+    // cores as measuring threads it steals almost no time from them.
+    const auto deadline = clock::now() + timeout;
+    bool gave_up = false;
+    {
+        std::unique_lock lock(mu);
+        while (done.load(std::memory_order_acquire) < n) {
+            cv.wait_for(lock, std::chrono::milliseconds(100));
+            if (!gave_up && (clock::now() > deadline || interrupted())) {
+                gave_up = true;
+                lock.unlock();
+                fail(interrupted() ? std::string("interrupted")
+                                   : "timed out after " + std::to_string(timeout.count()) +
+                                         " ms (deadlock or starvation)");
+                lock.lock();
+            }
+        }
+    }
+    for (auto& t : threads) t.join();
+    run_outcome r;
+    r.ok = first_error.empty();
+    r.error = first_error;
+    return r;
+}
+
+}  // namespace qmesh::bench

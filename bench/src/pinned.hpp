@@ -1,0 +1,60 @@
+// bench/src/pinned.hpp: run one function per core on pinned threads, under a
+// watchdog, and the clock every latency figure is taken with.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace qmesh::bench {
+
+using clock = std::chrono::steady_clock;
+
+inline std::uint64_t now_ns() noexcept {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count());
+}
+
+// Median cost of one now_ns() reading, measured on the calling thread. Each
+// latency sample is the difference of two readings, so this is subtracted
+// from every sample (and recorded in the results' context).
+double timer_overhead_ns();
+
+// Set by the watchdog (or an interrupt) to make a measurement give up. Spin
+// loops test it every few hundred turns; relaxed: it carries no data.
+struct abort_flag {
+    std::atomic<bool> flag{false};
+    bool raised() const noexcept { return flag.load(std::memory_order_relaxed); }
+};
+
+// A spin-wait helper: true when the loop should give up.
+class spinner {
+public:
+    explicit spinner(const abort_flag& a) noexcept : a_(a) {}
+    bool give_up() noexcept { return (++n_ & 1023u) == 0 && a_.raised(); }
+
+private:
+    const abort_flag& a_;
+    std::uint32_t n_ = 0;
+};
+
+struct run_outcome {
+    bool ok = true;
+    std::string error;  // why not ok: pinning, timeout (deadlock / starvation), exception
+};
+
+// Runs fns[i] on a thread pinned to cores[i]; all start together after every
+// thread is pinned. If they have not all returned by `timeout`, the abort flag
+// is raised and the outcome says so (the functions must watch the flag).
+run_outcome run_pinned(const std::vector<unsigned>& cores,
+                       const std::vector<std::function<void(const abort_flag&)>>& fns,
+                       std::chrono::milliseconds timeout);
+
+// Raised by SIGINT/SIGTERM: the run stops after the measurement in progress.
+bool interrupted() noexcept;
+void install_interrupt_handler();
+
+}  // namespace qmesh::bench

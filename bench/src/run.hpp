@@ -1,0 +1,46 @@
+// bench/src/run.hpp: `qmesh run`: options, the suite driver, the JSON.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace qmesh::bench {
+
+using json = nlohmann::ordered_json;
+
+// Bad usage or environment: one line on stderr, exit status 2.
+struct usage_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct run_options {
+    std::vector<std::string> suites;
+    std::vector<std::string> queues;  // registry names; all when not given
+    std::vector<unsigned> cores;      // PUs; all available when not given
+    unsigned reps = 5;
+    bool quick = false;
+    std::string out;  // final path of the result file
+    std::string command_line;
+};
+
+// The suites `qmesh run` knows, in the order they run.
+const std::vector<std::string>& known_suites();
+
+// Parses and checks `qmesh run` arguments; throws usage_error before any work.
+run_options parse_run_options(const std::vector<std::string>& args, const std::string& command_line);
+
+// The context block of a result file.
+json make_context(const run_options& o, double timer_overhead_ns);
+
+// Runs the suites; returns the benchmarks array (iteration + aggregate
+// entries). Stops early, keeping what it has, on an interrupt.
+json run_suites(const run_options& o, json& context);
+
+// Writes `doc` to `path` atomically (temporary file in the same folder,
+// fsync, rename): a reader sees the old file or the whole new one.
+void write_atomically(const std::string& path, const json& doc);
+
+}  // namespace qmesh::bench

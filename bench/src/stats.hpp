@@ -1,0 +1,104 @@
+// bench/src/stats.hpp: latency histograms and summary statistics.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <vector>
+
+namespace qmesh::bench {
+
+// Log-linear histogram of non-negative integer values (nanoseconds): exact
+// below 32, then 32 sub-buckets per power of two, so a bucket is at most
+// 1/32 (3.1 %) of its value wide. Constant-time record, fixed 15 KiB.
+class histogram {
+public:
+    static constexpr unsigned sub_bits = 5;
+    static constexpr unsigned subs = 1u << sub_bits;
+    static constexpr unsigned buckets = 64 * subs;
+
+    void record(std::uint64_t v) noexcept {
+        ++counts_[index(v)];
+        ++n_;
+        max_ = std::max(max_, v);
+        min_ = std::min(min_, v);
+    }
+    std::uint64_t count() const noexcept { return n_; }
+    std::uint64_t max() const noexcept { return n_ == 0 ? 0 : max_; }
+    std::uint64_t min() const noexcept { return n_ == 0 ? 0 : min_; }
+
+    // The value at quantile q (0..1): the midpoint of the bucket holding the
+    // ceil(q * n)-th smallest sample; exact for values below 64.
+    double quantile(double q) const noexcept {
+        if (n_ == 0) return 0;
+        const auto rank = static_cast<std::uint64_t>(std::max(1.0, std::ceil(q * static_cast<double>(n_))));
+        std::uint64_t seen = 0;
+        for (unsigned i = 0; i < buckets; ++i) {
+            seen += counts_[i];
+            if (seen >= rank) return std::min(midpoint(i), static_cast<double>(max_));
+        }
+        return static_cast<double>(max_);
+    }
+
+    static unsigned index(std::uint64_t v) noexcept {
+        if (v < subs) return static_cast<unsigned>(v);
+        const unsigned e = 63u - static_cast<unsigned>(std::countl_zero(v));  // >= sub_bits
+        const unsigned shift = e - sub_bits;
+        return (e - sub_bits + 1) * subs + static_cast<unsigned>((v >> shift) & (subs - 1));
+    }
+    static double midpoint(unsigned i) noexcept {
+        const unsigned octave = i / subs, sub = i % subs;
+        if (octave == 0) return sub;
+        const unsigned shift = octave - 1;
+        const double lower = static_cast<double>((std::uint64_t{subs} + sub) << shift);
+        const double width = static_cast<double>(std::uint64_t{1} << shift);
+        return lower + (width - 1) / 2;
+    }
+
+private:
+    std::array<std::uint64_t, buckets> counts_{};
+    std::uint64_t n_ = 0;
+    std::uint64_t max_ = 0;
+    std::uint64_t min_ = UINT64_MAX;
+};
+
+inline double median(std::vector<double> v) {
+    if (v.empty()) return NAN;
+    std::sort(v.begin(), v.end());
+    const std::size_t m = v.size() / 2;
+    return v.size() % 2 != 0 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+inline double mean(const std::vector<double>& v) {
+    return v.empty() ? NAN : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+}
+// Sample standard deviation (n - 1), 0 for a single value.
+inline double stddev(const std::vector<double>& v) {
+    if (v.size() < 2) return 0;
+    const double m = mean(v);
+    double s = 0;
+    for (double x : v) s += (x - m) * (x - m);
+    return std::sqrt(s / static_cast<double>(v.size() - 1));
+}
+// Median absolute deviation (unscaled).
+inline double mad(const std::vector<double>& v) {
+    const double m = median(v);
+    std::vector<double> d;
+    d.reserve(v.size());
+    for (double x : v) d.push_back(std::fabs(x - m));
+    return median(d);
+}
+// Half-width of the 95 % confidence interval of the mean (Student's t).
+inline double ci95_half_width(const std::vector<double>& v) {
+    static constexpr double t[] = {0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                                   2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+                                   2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+    if (v.size() < 2) return 0;
+    const std::size_t df = v.size() - 1;
+    const double tv = df < std::size(t) ? t[df] : 1.960;
+    return tv * stddev(v) / std::sqrt(static_cast<double>(v.size()));
+}
+
+}  // namespace qmesh::bench

@@ -1,0 +1,263 @@
+// The suite driver of `qmesh run`.
+//
+// Repetitions go round-robin across configurations (rep 1 of everything,
+// then rep 2, ...), and each queue's round trip is measured right after a
+// fresh floor measurement on the same pair, so that drift of the host (vCPUs
+// moving between physical cores) hits numerator and denominator alike.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+
+#include "measure.hpp"
+#include "qmesh/queues/registry.hpp"
+#include "qmesh/runtime/topology.hpp"
+#include "run.hpp"
+
+namespace qmesh::bench {
+
+namespace {
+
+using pair_t = std::pair<unsigned, unsigned>;
+
+// Every ordered pair of distinct cores: the floor matrix.
+std::vector<pair_t> ordered_pairs(const std::vector<unsigned>& cores) {
+    std::vector<pair_t> r;
+    for (unsigned a : cores)
+        for (unsigned b : cores)
+            if (a != b) r.emplace_back(a, b);
+    return r;
+}
+
+// One pair per kind of relation (SMT siblings, shared L2, shared L3, same
+// node, across nodes), the first in core order: the queue suites run there.
+std::vector<pair_t> representative_pairs(const std::vector<unsigned>& cores) {
+    const auto& topo = rt::topology::instance();
+    std::map<rt::relation, pair_t> first;
+    for (std::size_t i = 0; i < cores.size(); ++i)
+        for (std::size_t j = i + 1; j < cores.size(); ++j) {
+            const auto rel = topo.relation_of(cores[i], cores[j]);
+            first.try_emplace(rel, pair_t{cores[i], cores[j]});
+        }
+    std::vector<pair_t> r;
+    for (const auto& [rel, p] : first) r.push_back(p);
+    return r;
+}
+
+std::string pair_name(pair_t p) { return std::to_string(p.first) + "-" + std::to_string(p.second); }
+
+json base_entry(const std::string& suite, const json& queue, pair_t p, unsigned rep, unsigned reps) {
+    const auto& topo = rt::topology::instance();
+    const std::string run_name =
+        suite + "/" + (queue.is_null() ? std::string() : queue.get<std::string>() + "/") + pair_name(p);
+    json e;
+    e["name"] = run_name;
+    e["run_name"] = run_name;
+    e["run_type"] = "iteration";
+    e["repetitions"] = reps;
+    e["repetition_index"] = rep;
+    e["threads"] = 2;
+    e["suite"] = suite;
+    e["queue"] = queue;
+    e["cores"] = {p.first, p.second};
+    e["relation"] = std::string(rt::to_string(topo.relation_of(p.first, p.second)));
+    return e;
+}
+
+void put_latency(json& e, const latency_result& r) {
+    e["real_time"] = r.p50;
+    e["cpu_time"] = r.p50;  // both sides spin: CPU time is wall time
+    e["time_unit"] = "ns";
+    e["iterations"] = r.samples;
+    e["valid"] = r.ok;
+    if (!r.ok) e["error_message"] = r.error;
+    e["p50_ns"] = r.p50;
+    e["p90_ns"] = r.p90;
+    e["p99_ns"] = r.p99;
+    e["p999_ns"] = r.p999;
+    e["max_ns"] = r.max;
+}
+
+class progress {
+public:
+    explicit progress(std::size_t total) : total_(total), tty_(::isatty(2) != 0), start_(clock::now()) {}
+    void step(const std::string& what) {
+        ++done_;
+        if (!tty_) return;
+        const double el = std::chrono::duration<double>(clock::now() - start_).count();
+        const double left = done_ > 1 ? el / static_cast<double>(done_ - 1) * static_cast<double>(total_ - done_ + 1) : 0;
+        std::fprintf(stderr, "\r\033[K[%zu/%zu] %s  (~%.0f s left)", done_, total_, what.c_str(), left);
+        std::fflush(stderr);
+    }
+    ~progress() {
+        if (tty_) std::fprintf(stderr, "\r\033[K");
+    }
+
+private:
+    std::size_t total_, done_ = 0;
+    bool tty_;
+    clock::time_point start_;
+};
+
+// Aggregates per run_name over the valid repetitions, named and shaped like
+// Google Benchmark's (mean, median, stddev, cv, min, max).
+void add_aggregates(json& benchmarks) {
+    std::vector<std::string> order;
+    std::map<std::string, std::vector<const json*>> groups;
+    for (const auto& e : benchmarks) {
+        const std::string rn = e["run_name"];
+        if (groups.find(rn) == groups.end()) order.push_back(rn);
+        groups[rn].push_back(&e);
+    }
+    json aggs = json::array();
+    for (const auto& rn : order) {
+        const auto& g = groups[rn];
+        std::vector<double> t;
+        bool all_valid = true;
+        for (const json* e : g) {
+            if ((*e)["valid"].get<bool>()) t.push_back((*e)["real_time"].get<double>());
+            else all_valid = false;
+        }
+        if (t.empty()) continue;
+        auto field_median = [&](const char* f) -> json {
+            std::vector<double> v;
+            for (const json* e : g)
+                if ((*e)["valid"].get<bool>() && e->contains(f) && (*e)[f].is_number()) v.push_back((*e)[f].get<double>());
+            return v.empty() ? json(nullptr) : json(median(v));
+        };
+        const double med = median(t), mn = mean(t), sd = stddev(t);
+        const std::pair<const char*, double> stats[] = {
+            {"mean", mn}, {"median", med}, {"stddev", sd}, {"cv", mn != 0 ? sd / mn : 0},
+            {"min", *std::min_element(t.begin(), t.end())}, {"max", *std::max_element(t.begin(), t.end())}};
+        for (const auto& [name, value] : stats) {
+            json a;
+            const json& first = *g.front();
+            a["name"] = rn + "_" + name;
+            a["run_name"] = rn;
+            a["run_type"] = "aggregate";
+            a["aggregate_name"] = name;
+            a["aggregate_unit"] = std::string(name) == "cv" ? "percentage" : "time";
+            a["repetitions"] = static_cast<int>(t.size());
+            a["threads"] = first["threads"];
+            a["real_time"] = value;
+            a["cpu_time"] = value;
+            a["time_unit"] = "ns";
+            a["iterations"] = static_cast<int>(t.size());
+            for (const char* f : {"suite", "queue", "cores", "relation", "capacity", "msg_bytes", "batch"})
+                if (first.contains(f)) a[f] = first[f];
+            a["valid"] = all_valid;
+            if (std::string(name) == "median") {
+                for (const char* f : {"p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "floor_p50_ns", "floor_ratio",
+                                      "msgs_per_s"}) {
+                    json m = field_median(f);
+                    if (!m.is_null()) a[f] = m;
+                }
+                a["spread"] = med != 0 ? mad(t) / med : 0.0;
+            }
+            aggs.push_back(std::move(a));
+        }
+    }
+    for (auto& a : aggs) benchmarks.push_back(std::move(a));
+}
+
+}  // namespace
+
+json run_suites(const run_options& o, json& context) {
+    const bool want_floor = std::find(o.suites.begin(), o.suites.end(), "floor") != o.suites.end();
+    const bool want_pingpong = std::find(o.suites.begin(), o.suites.end(), "pingpong") != o.suites.end();
+
+    latency_params lp;
+    lp.timer_overhead_ns = context["timer_overhead_ns"].get<double>();
+    if (o.quick) {
+        lp.warmup = 200;
+        lp.samples = 2000;
+        lp.timeout = std::chrono::milliseconds(5000);
+    } else {
+        lp.warmup = 2000;
+        lp.samples = 20000;
+        lp.timeout = std::chrono::milliseconds(20000);
+    }
+
+    const auto floor_pairs = ordered_pairs(o.cores);
+    const auto queue_pairs = representative_pairs(o.cores);
+    const std::size_t per_rep = (want_floor ? floor_pairs.size() : 0) +
+                                (want_pingpong ? 2 * queue_pairs.size() * o.queues.size() : 0);
+    progress prog(per_rep * o.reps);
+
+    json benchmarks = json::array();
+    std::map<pair_t, std::vector<double>> floors;  // every floor p50 measured, per pair
+    auto floor_on = [&](pair_t p) {
+        latency_result r = measure_floor(p.first, p.second, lp);
+        if (r.ok) floors[p].push_back(r.p50);
+        return r;
+    };
+
+    bool stopped = false;
+    for (unsigned rep = 0; rep < o.reps && !stopped; ++rep) {
+        if (want_floor) {
+            for (pair_t p : floor_pairs) {
+                if ((stopped = interrupted())) break;
+                prog.step("floor " + pair_name(p) + " rep " + std::to_string(rep + 1));
+                json e = base_entry("floor", nullptr, p, rep, o.reps);
+                put_latency(e, floor_on(p));
+                benchmarks.push_back(std::move(e));
+            }
+        }
+        if (want_pingpong) {
+            for (pair_t p : queue_pairs) {
+                for (const auto& qn : o.queues) {
+                    if ((stopped = interrupted())) break;
+                    prog.step("pingpong " + qn + " " + pair_name(p) + " rep " + std::to_string(rep + 1));
+                    const latency_result f = floor_on(p);  // the adjacent floor
+                    prog.step("pingpong " + qn + " " + pair_name(p) + " rep " + std::to_string(rep + 1));
+                    latency_result r;
+                    all_queues::with(qn, [&]<class K>() { r = measure_pingpong<K>(p.first, p.second, lp); });
+                    json e = base_entry("pingpong", qn, p, rep, o.reps);
+                    put_latency(e, r);
+                    e["capacity"] = lp.capacity;
+                    e["msg_bytes"] = 8;
+                    e["batch"] = 1;
+                    if (f.ok) {
+                        e["floor_p50_ns"] = f.p50;
+                        e["floor_ratio"] = r.ok && f.p50 > 0 ? json(r.p50 / f.p50) : json(nullptr);
+                    } else {
+                        e["floor_ratio"] = nullptr;
+                    }
+                    benchmarks.push_back(std::move(e));
+                }
+                if (stopped) break;
+            }
+        }
+    }
+
+    // Drift of the floor over the run: the largest (max - min) / median of
+    // any pair's floor measurements.
+    double drift = -1;
+    for (const auto& [p, v] : floors) {
+        if (v.size() < 2) continue;
+        const double m = median(v);
+        const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+        if (m > 0) drift = std::max(drift, (*hi - *lo) / m);
+    }
+    if (drift >= 0) {
+        context["floor_drift"] = drift;
+        if (drift > 0.20)
+            context["warnings"].push_back("the floor drifted by " + std::to_string(static_cast<int>(drift * 100)) +
+                                          " % during the run: absolute times moved; ratios to adjacent floors still hold");
+    }
+    if (stopped) {
+        context["interrupted"] = true;
+        context["warnings"].push_back("the run was interrupted: results are partial");
+    }
+    for (const auto& e : benchmarks)
+        if (!e["valid"].get<bool>())
+            context["warnings"].push_back(e["run_name"].get<std::string>() + " rep " +
+                                          std::to_string(e["repetition_index"].get<int>()) +
+                                          " invalid: " + e.value("error_message", std::string("?")));
+    add_aggregates(benchmarks);
+    return benchmarks;
+}
+
+}  // namespace qmesh::bench

@@ -1,0 +1,94 @@
+#include "verify.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <thread>
+
+#include "pinned.hpp"
+#include "qmesh/queues/registry.hpp"
+#include "run.hpp"
+
+namespace qmesh::bench {
+
+int cmd_verify(const std::vector<std::string>& args) {
+    std::string name;
+    double seconds = 2;
+    std::uint64_t seed = std::random_device{}();
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        auto value = [&]() -> const std::string& {
+            if (i + 1 >= args.size()) throw usage_error("option " + args[i] + " needs a value");
+            return args[++i];
+        };
+        if (args[i] == "--queue") {
+            name = value();
+        } else if (args[i] == "--seconds") {
+            const std::string& s = value();
+            std::size_t used = 0;
+            try {
+                seconds = std::stod(s, &used);
+            } catch (...) {
+                used = 0;
+            }
+            if (used != s.size() || !(seconds > 0) || seconds > 86400)
+                throw usage_error("--seconds must be a positive number of seconds, not '" + s + "'");
+        } else if (args[i] == "--seed") {
+            const std::string& s = value();
+            std::size_t used = 0;
+            try {
+                seed = std::stoull(s, &used);
+            } catch (...) {
+                used = 0;
+            }
+            if (used != s.size() || s.empty() || s[0] == '-') throw usage_error("--seed must be a whole number, not '" + s + "'");
+        } else {
+            throw usage_error("unknown option '" + args[i] + "' for verify");
+        }
+    }
+    if (name.empty()) throw usage_error("verify needs --queue NAME (see qmesh list)");
+    const auto traits = all_queues::find(name);
+    if (!traits) throw usage_error("unknown queue '" + name + "' (see qmesh list)");
+    install_interrupt_handler();
+
+    std::printf("verify %s: seed %llu (reproduce: qmesh verify --queue %s --seconds %g --seed %llu)\n",
+                name.c_str(), static_cast<unsigned long long>(seed), name.c_str(), seconds,
+                static_cast<unsigned long long>(seed));
+    std::mt19937_64 rng(seed);
+    const std::size_t capacities[] = {1, 2, 3, 4, 5, 7, 16, 100, 1024};
+    const auto end = clock::now() + std::chrono::duration<double>(seconds);
+    std::uint64_t rounds = 0, items = 0;
+    bool ok = true;
+    std::string violation;
+    stress_config cfg;
+    do {
+        cfg.producers = traits->producers == role::multi ? 1 + static_cast<unsigned>(rng() % 3) : 1;
+        cfg.consumers = traits->consumers == role::multi ? 1 + static_cast<unsigned>(rng() % 3) : 1;
+        cfg.capacity = capacities[rng() % std::size(capacities)];
+        cfg.items_per_producer = 1000 + rng() % 50000;
+        cfg.seed = seed;
+        stress_report r;
+        all_queues::with(name, [&]<class K>() { r = stress_queue<K>(cfg); });
+        ++rounds;
+        items += r.items;
+        if (!r.ok) {
+            ok = false;
+            violation = r.violation;
+            break;
+        }
+    } while (clock::now() < end && !interrupted());
+    if (!ok) {
+        std::printf("verify %s: FAILED in round %llu (%u producer(s), %u consumer(s), capacity %zu): %s\n",
+                    name.c_str(), static_cast<unsigned long long>(rounds), cfg.producers, cfg.consumers,
+                    cfg.capacity, violation.c_str());
+        std::printf("verify %s: reproduce with: qmesh verify --queue %s --seed %llu\n", name.c_str(), name.c_str(),
+                    static_cast<unsigned long long>(seed));
+        return 1;
+    }
+    std::printf("verify %s: ok: %llu rounds, %llu values, each delivered exactly once%s\n", name.c_str(),
+                static_cast<unsigned long long>(rounds), static_cast<unsigned long long>(items),
+                traits->order == order::none ? "" : " and in order");
+    return 0;
+}
+
+}  // namespace qmesh::bench

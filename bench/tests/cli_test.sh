@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The command-line contract of qmesh (README.md, shared/DESIGN.md): bad usage
+# gets one line on stderr and exit status 2, before any work, and leaves no
+# output file behind. Usage: cli_test.sh QMESH WORKDIR
+set -uo pipefail
+qmesh=$1
+work=$2
+rm -rf "$work" && mkdir -p "$work"
+cd "$work"
+fails=0
+passes=0
+
+# expect_usage_error ARGS...: exit 2, exactly one line on stderr, nothing on
+# stdout, no result file anywhere under $work.
+expect_usage_error() {
+    local out err rc
+    out=$("$qmesh" "$@" 2>"$work/stderr") ; rc=$?
+    err=$(cat "$work/stderr")
+    local lines
+    lines=$(printf '%s' "$err" | grep -c '')
+    if [[ $rc -ne 2 || $lines -ne 1 || -n "$out" ]] || find "$work" -name '*.json' | grep -q .; then
+        echo "FAIL: qmesh $* -> rc=$rc, stderr lines=$lines, stdout='$out', stderr='$err'"
+        find "$work" -name '*.json'
+        fails=$((fails + 1))
+    else
+        echo "ok: qmesh $* -> $err"
+        passes=$((passes + 1))
+    fi
+    rm -f "$work"/*.json
+}
+
+expect_usage_error
+expect_usage_error frobnicate
+expect_usage_error run
+expect_usage_error run --suite nosuch --out "$work/a.json"
+expect_usage_error run --suite floor,floor --out "$work/a.json"
+expect_usage_error run --suite pingpong --queues nosuch --out "$work/a.json"
+expect_usage_error run --suite pingpong --queues lamport,lamport --out "$work/a.json"
+expect_usage_error run --suite floor --cores 0,0 --out "$work/a.json"
+expect_usage_error run --suite floor --cores 0,99999 --out "$work/a.json"
+expect_usage_error run --suite floor --cores 0,x --out "$work/a.json"
+expect_usage_error run --suite floor --cores 0 --out "$work/a.json"
+expect_usage_error run --suite floor --reps -1 --out "$work/a.json"
+expect_usage_error run --suite floor --reps abc --out "$work/a.json"
+expect_usage_error run --suite floor --reps 0 --out "$work/a.json"
+expect_usage_error run --suite floor --out "$work/no/such/dir/a.json"
+expect_usage_error run --suite floor --out "$work"
+expect_usage_error run --suite floor --bogus
+expect_usage_error list --bogus
+expect_usage_error verify
+expect_usage_error verify --queue nosuch
+expect_usage_error verify --queue lamport --seconds -3
+
+# An unwritable folder (skipped as root, who can write anywhere).
+if [[ $(id -u) -ne 0 ]]; then
+    mkdir -p "$work/ro" && chmod 555 "$work/ro"
+    expect_usage_error run --suite floor --out "$work/ro/a.json"
+fi
+
+# The good paths: list shows every queue with its traits; topo answers.
+if "$qmesh" list --json > list.json && /usr/bin/python3 - list.json <<'PY'
+import json, sys
+qs = json.load(open(sys.argv[1]))
+fields = {"name": None, "family": {"own", "peer", "lock"}, "producers": {"single", "multi"},
+          "consumers": {"single", "multi"}, "progress": {"wait-free", "lock-free", "blocking"},
+          "bounded": {True, False}, "order": {"fifo", "per-producer-fifo", "none"}}
+assert isinstance(qs, list) and len(qs) >= 2, qs
+for q in qs:
+    for f, allowed in fields.items():
+        assert f in q, (q, f)
+        assert allowed is None or q[f] in allowed, (q, f)
+assert len({q["name"] for q in qs}) == len(qs), "duplicate names"
+PY
+then echo "ok: list --json"; passes=$((passes + 1)); else echo "FAIL: list --json"; fails=$((fails + 1)); fi
+rm -f list.json
+if "$qmesh" topo --json | /usr/bin/python3 -c 'import json,sys; t=json.load(sys.stdin); assert t["pus"] and t["available_pus"]' \
+    && "$qmesh" topo > /dev/null; then
+    echo "ok: topo"; passes=$((passes + 1))
+else
+    echo "FAIL: topo"; fails=$((fails + 1))
+fi
+
+echo "$passes passed, $fails failed"
+[[ $fails -eq 0 ]]

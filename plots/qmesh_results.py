@@ -1,0 +1,587 @@
+"""Read qmesh result files: load, validate, group.
+
+A result file is what `qmesh run` writes: {"context": {...}, "benchmarks": [entry, ...]}.
+Its contract is the JSON Schema in ../results/qmesh-results.schema.json; this module loads
+that schema at run time, so the schema stays the single source of truth, and checks every
+file against it with a small validator for the subset of JSON Schema the file uses
+(type, required, properties, enum, const, items, minItems, minimum, plus a few trivial
+neighbours).  A schema keyword the validator does not know is refused rather than skipped,
+so a constraint added to the schema later can never be ignored silently.
+
+Every problem with an input comes out as a QmeshError whose str() is one line,
+"PATH: what is wrong", which the scripts print on stderr before exiting with status 2.
+
+Only the standard library is used here; the plotting scripts import matplotlib themselves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Optional
+
+SCHEMA_PATH = os.path.normpath(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), os.pardir, "results",
+    "qmesh-results.schema.json"))
+
+# Conversion of Google Benchmark's time_unit to nanoseconds (a unit definition, not data).
+TIME_UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+# --------------------------------------------------------------------------------------
+# Errors
+
+class QmeshError(Exception):
+    """A problem with an input (or with the schema); str() is one line, 'PATH: problem'."""
+
+    def __init__(self, path: str, message: str):
+        self.path = path
+        self.message = message
+        super().__init__(one_line(f"{path}: {message}"))
+
+
+class ReadError(QmeshError):
+    """The file could not be read (missing, a directory, not UTF-8, ...)."""
+
+
+class ParseError(QmeshError):
+    """The file is not JSON (truncated, a syntax error, NaN, duplicate keys, ...)."""
+
+
+class VersionError(QmeshError):
+    """The file declares a json_schema_version other than the one the schema describes."""
+
+
+class ValidationError(QmeshError):
+    """The file is JSON but does not conform to the schema (or to a rule it cannot express)."""
+
+
+class SchemaError(QmeshError):
+    """The schema file itself is unreadable or uses a keyword this validator does not know."""
+
+
+def one_line(text: str) -> str:
+    """Collapse any line breaks so a message is always printed as one line."""
+    return " ".join(str(text).split("\n")).replace("\r", " ")
+
+
+def show(value: Any, limit: int = 60) -> str:
+    """A short JSON rendering of a value for messages (escapes newlines)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------------------
+# JSON Schema subset
+
+# Keywords that only annotate; they never make an instance invalid.
+_ANNOTATIONS = frozenset({"$schema", "$id", "$comment", "title", "description", "default",
+                          "examples", "deprecated", "readOnly", "writeOnly", "format"})
+# Keywords this validator implements.
+_KEYWORDS = frozenset({"type", "required", "properties", "additionalProperties", "enum",
+                       "const", "items", "minItems", "maxItems", "minimum", "maximum",
+                       "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength"})
+_TYPES = frozenset({"null", "boolean", "object", "array", "string", "number", "integer"})
+
+
+def _json_type(value: Any) -> str:
+    """The JSON Schema type name of a decoded JSON value ('integer' for whole numbers)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "integer" if value.is_integer() else "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _has_type(value: Any, name: str) -> bool:
+    actual = _json_type(value)
+    # JSON Schema 2020-12: an integer is a number, and 1.0 is an integer.
+    return actual == name or (name == "number" and actual == "integer")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality as JSON Schema defines it for const/enum: true is not 1, 1.0 is 1."""
+    if _is_number(a) and _is_number(b):
+        return a == b
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    return a == b
+
+
+def check_schema(schema: Any, where: str = "#", source: str = SCHEMA_PATH) -> None:
+    """Refuse a schema that uses anything this validator does not implement."""
+    if isinstance(schema, bool):
+        return
+    if not isinstance(schema, dict):
+        raise SchemaError(source, f"{where}: a schema must be an object or a boolean")
+    for key, value in schema.items():
+        if key in _ANNOTATIONS:
+            continue
+        if key not in _KEYWORDS:
+            raise SchemaError(source, f"{where}: keyword {key!r} is not implemented by "
+                                      f"plots/qmesh_results.py; extend its validator")
+        if key == "type":
+            names = value if isinstance(value, list) else [value]
+            for name in names:
+                if name not in _TYPES:
+                    raise SchemaError(source, f"{where}: unknown type {show(name)}")
+        elif key == "properties":
+            if not isinstance(value, dict):
+                raise SchemaError(source, f"{where}/properties: must be an object")
+            for prop, sub in value.items():
+                check_schema(sub, f"{where}/properties/{prop}", source)
+        elif key in ("items", "additionalProperties"):
+            check_schema(value, f"{where}/{key}", source)
+        elif key == "required":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise SchemaError(source, f"{where}/required: must be a list of strings")
+        elif key == "enum":
+            if not isinstance(value, list):
+                raise SchemaError(source, f"{where}/enum: must be a list")
+        elif key in ("minItems", "maxItems", "minLength", "maxLength", "minimum", "maximum",
+                     "exclusiveMinimum", "exclusiveMaximum"):
+            if not _is_number(value):
+                raise SchemaError(source, f"{where}/{key}: must be a number")
+
+
+def _location(path: list) -> str:
+    """'context.cpu.model', 'benchmarks[3].cores[0]'; 'top level' for the root."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out or "top level"
+
+
+def _validate(value: Any, schema: Any, path: list, errors: list, limit: int) -> None:
+    if len(errors) >= limit:
+        return
+    if schema is True:
+        return
+    if schema is False:
+        errors.append(f"{_location(path)}: no value is allowed here")
+        return
+    where = _location(path)
+
+    if "type" in schema:
+        names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not any(_has_type(value, n) for n in names):
+            expected = " or ".join(names)
+            errors.append(f"{where}: expected {expected}, got {_json_type(value)} {show(value)}")
+            return  # the remaining keywords would only repeat the same problem
+    if "const" in schema and not json_equal(value, schema["const"]):
+        errors.append(f"{where}: must be {show(schema['const'])}, got {show(value)}")
+        return
+    if "enum" in schema and not any(json_equal(value, v) for v in schema["enum"]):
+        allowed = ", ".join(show(v) for v in schema["enum"])
+        errors.append(f"{where}: {show(value)} is not one of {allowed}")
+        return
+
+    if _is_number(value):
+        if "minimum" in schema and value < schema["minimum"]:
+            errors.append(f"{where}: {show(value)} is less than the minimum {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            errors.append(f"{where}: {show(value)} is more than the maximum {schema['maximum']}")
+        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+            errors.append(f"{where}: {show(value)} must be more than {schema['exclusiveMinimum']}")
+        if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
+            errors.append(f"{where}: {show(value)} must be less than {schema['exclusiveMaximum']}")
+    elif isinstance(value, str):
+        if "minLength" in schema and len(value) < schema["minLength"]:
+            errors.append(f"{where}: shorter than {schema['minLength']} characters")
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            errors.append(f"{where}: longer than {schema['maxLength']} characters")
+    elif isinstance(value, list):
+        if "minItems" in schema and len(value) < schema["minItems"]:
+            errors.append(f"{where}: has {len(value)} items, at least {schema['minItems']} needed")
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            errors.append(f"{where}: has {len(value)} items, at most {schema['maxItems']} allowed")
+        if "items" in schema:
+            for i, item in enumerate(value):
+                _validate(item, schema["items"], path + [i], errors, limit)
+    elif isinstance(value, dict):
+        for name in schema.get("required", ()):
+            if name not in value:
+                errors.append(f"{where}: missing required field {show(name)}")
+        props = schema.get("properties", {})
+        for name, sub in props.items():
+            if name in value:
+                _validate(value[name], sub, path + [name], errors, limit)
+        if "additionalProperties" in schema:
+            for name in value:
+                if name not in props:
+                    _validate(value[name], schema["additionalProperties"], path + [name],
+                              errors, limit)
+
+
+def validate(value: Any, schema: Any, limit: int = 100) -> list[str]:
+    """All problems (up to limit) of value against schema, each 'location: problem'."""
+    errors: list[str] = []
+    _validate(value, schema, [], errors, limit)
+    return errors
+
+
+# --------------------------------------------------------------------------------------
+# Loading
+
+_schema_cache: dict[str, dict] = {}
+
+
+def load_schema(path: str = SCHEMA_PATH) -> dict:
+    """The results schema, read from results/ and checked to use only known keywords."""
+    if path in _schema_cache:
+        return _schema_cache[path]
+    try:
+        with open(path, encoding="utf-8") as f:
+            schema = json.load(f)
+    except OSError as e:
+        raise SchemaError(path, f"cannot read the results schema: {e.strerror or e}") from None
+    except (ValueError, RecursionError) as e:
+        raise SchemaError(path, f"the results schema is not valid JSON: {e}") from None
+    check_schema(schema, "#", path)
+    try:
+        schema_version(schema)
+    except (KeyError, TypeError):
+        raise SchemaError(path, "#/properties/context/properties/json_schema_version/const "
+                                "is missing; cannot tell which version this schema describes") from None
+    _schema_cache[path] = schema
+    return schema
+
+
+def schema_version(schema: dict) -> Any:
+    """The json_schema_version the schema pins with const."""
+    return schema["properties"]["context"]["properties"]["json_schema_version"]["const"]
+
+
+class _JsonProblem(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise _JsonProblem(f"duplicate key {show(key)} in an object")
+        out[key] = value
+    return out
+
+
+def _reject_constant(name: str) -> Any:
+    raise _JsonProblem(f"{name} is not JSON (write null for a missing number)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _JsonProblem(f"number {text[:40]} is out of range")
+    return value
+
+
+def parse(text: str, path: str) -> Any:
+    """Strict JSON: no NaN/Infinity, no duplicate keys, no out-of-range numbers."""
+    if not text.strip():
+        raise ParseError(path, "empty file, expected a JSON object")
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys,
+                          parse_constant=_reject_constant, parse_float=_finite_float)
+    except _JsonProblem as e:
+        raise ParseError(path, f"not valid JSON: {e}") from None
+    except json.JSONDecodeError as e:
+        where = f"line {e.lineno} column {e.colno}"
+        # The decoder reports an unterminated string at its opening quote; it only
+        # happens when the text ends inside the string.
+        if e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string"):
+            end = text.rstrip()
+            last = f"line {end.count(chr(10)) + 1}"
+            raise ParseError(path, f"truncated JSON: the text stops at {last} before the "
+                                   f"document is complete ({e.msg}, {where})") from None
+        raise ParseError(path, f"not valid JSON: {e.msg} ({where})") from None
+    except RecursionError:
+        raise ParseError(path, "not valid JSON for qmesh: nested too deeply") from None
+
+
+def check_document(doc: Any, path: str, schema: dict) -> dict:
+    """Validate a decoded document; returns it, or raises a QmeshError."""
+    expected = schema_version(schema)
+    context = doc.get("context") if isinstance(doc, dict) else None
+    if isinstance(context, dict) and "json_schema_version" in context:
+        found = context["json_schema_version"]
+        if not json_equal(found, expected):
+            raise VersionError(path, f"context.json_schema_version is {show(found)}, "
+                                     f"this script reads {show(expected)}")
+    errors = validate(doc, schema)
+    if not errors:
+        errors = _consistency_problems(doc)
+    if errors:
+        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" \
+            if len(errors) > 1 else ""
+        raise ValidationError(path, errors[0] + more)
+    return doc
+
+
+def _consistency_problems(doc: dict) -> list[str]:
+    """Rules the schema cannot express in the subset it uses."""
+    problems = []
+    for i, entry in enumerate(doc["benchmarks"]):
+        if entry["run_type"] == "aggregate" and "aggregate_name" not in entry:
+            problems.append(f"benchmarks[{i}]: run_type is \"aggregate\" but "
+                            f"aggregate_name is missing")
+    return problems
+
+
+def load(path: str, schema: Optional[dict] = None) -> dict:
+    """Read, parse and validate one result file. Raises a QmeshError subclass."""
+    if schema is None:
+        schema = load_schema()
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise ReadError(path, f"cannot read: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ParseError(path, f"not valid JSON: not UTF-8 text (byte {e.start})") from None
+    return check_document(parse(text, path), path, schema)
+
+
+# --------------------------------------------------------------------------------------
+# Command-line helpers shared by the scripts
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {one_line(message)} (see --help)\n")
+
+
+def quiet_sigpipe() -> None:
+    """Die quietly like a C tool when stdout is a closed pipe (`compare.py a b | head`)."""
+    import signal
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
+def fail(prog: str, error: Any) -> int:
+    """Print one line on stderr and return the exit status for bad input (2)."""
+    print(f"{prog}: {one_line(str(error))}", file=sys.stderr)
+    return 2
+
+
+# --------------------------------------------------------------------------------------
+# Grouping
+
+def real_time_ns(entry: dict) -> float:
+    """An entry's real_time converted from its time_unit to nanoseconds."""
+    return entry["real_time"] * TIME_UNIT_NS[entry["time_unit"]]
+
+
+def iteration_entries(benchmarks: Iterable[dict]) -> list[dict]:
+    return [b for b in benchmarks if b["run_type"] == "iteration"]
+
+
+def iterations_by_run(benchmarks: Iterable[dict]) -> dict[str, list[dict]]:
+    """run_name -> its iteration entries, in repetition order (file order where absent)."""
+    groups: dict[str, list[dict]] = {}
+    for b in benchmarks:
+        if b["run_type"] == "iteration":
+            groups.setdefault(b["run_name"], []).append(b)
+    for entries in groups.values():
+        entries.sort(key=lambda e: e.get("repetition_index", 0))  # stable: file order kept
+    return groups
+
+
+def aggregates_by_run(benchmarks: Iterable[dict]) -> dict[str, dict[str, dict]]:
+    """run_name -> aggregate_name -> aggregate entry."""
+    groups: dict[str, dict[str, dict]] = {}
+    for b in benchmarks:
+        if b["run_type"] == "aggregate" and "aggregate_name" in b:
+            groups.setdefault(b["run_name"], {})[b["aggregate_name"]] = b
+    return groups
+
+
+def aggregates_by_name(benchmarks: Iterable[dict]) -> dict[str, dict[str, dict]]:
+    """aggregate_name -> run_name -> aggregate entry."""
+    groups: dict[str, dict[str, dict]] = {}
+    for b in benchmarks:
+        if b["run_type"] == "aggregate" and "aggregate_name" in b:
+            groups.setdefault(b["aggregate_name"], {})[b["run_name"]] = b
+    return groups
+
+
+def suites(doc: dict) -> list[str]:
+    """Suite names in order of first appearance."""
+    seen: dict[str, None] = {}
+    for b in doc["benchmarks"]:
+        seen.setdefault(b["suite"], None)
+    return list(seen)
+
+
+Getter = Callable[[dict], Optional[float]]
+
+
+def getter(field_name: str) -> Getter:
+    """Read a numeric field of an entry; 'real_time' comes back in ns.
+
+    'p50' reads p50_ns and falls back to real_time, which for the floor and pingpong suites
+    is the round-trip p50 (the results contract)."""
+    def get(entry: dict) -> Optional[float]:
+        if field_name == "real_time":
+            return real_time_ns(entry)
+        if field_name == "p50":
+            v = entry.get("p50_ns")
+            return float(v) if _is_number(v) else real_time_ns(entry)
+        v = entry.get(field_name)
+        return float(v) if _is_number(v) else None
+    return get
+
+
+@dataclass
+class Summary:
+    """One figure of one or more runs: median with min and max over repetitions.
+
+    invalid is True when the figure could only be taken from entries marked invalid;
+    n_invalid counts the invalid repetitions that were left out otherwise."""
+    median: float
+    lo: float
+    hi: float
+    n: int
+    invalid: bool = False
+    n_invalid: int = 0
+    source: str = "iterations"
+
+
+def summarize(runs: Iterable["Run"], get: Getter) -> Optional[Summary]:
+    """Pool the repetitions of runs: prefer valid iteration entries, then valid aggregates,
+    and only as a last resort invalid data (flagged invalid=True). None if no data."""
+    runs = list(runs)
+    n_invalid = sum(len(r.invalid_iterations) for r in runs)
+    valid = [v for r in runs for e in r.valid_iterations if (v := get(e)) is not None]
+    if valid:
+        return Summary(statistics.median(valid), min(valid), max(valid), len(valid),
+                       False, n_invalid)
+    for want_valid in (True, False):
+        meds, los, his, n = [], [], [], 0
+        for r in runs:
+            med = r.aggregates.get("median")
+            if med is None or bool(med["valid"]) != want_valid or get(med) is None:
+                continue
+            m = get(med)
+            meds.append(m)
+            lo_e, hi_e = r.aggregates.get("min"), r.aggregates.get("max")
+            los.append(get(lo_e) if lo_e is not None and get(lo_e) is not None else m)
+            his.append(get(hi_e) if hi_e is not None and get(hi_e) is not None else m)
+            n += med["repetitions"]
+        if meds:
+            return Summary(statistics.median(meds), min(los), max(his), n,
+                           not want_valid, n_invalid, "aggregates")
+        if want_valid:
+            bad = [v for r in runs for e in r.invalid_iterations if (v := get(e)) is not None]
+            if bad:
+                return Summary(statistics.median(bad), min(bad), max(bad), len(bad),
+                               True, n_invalid)
+    return None
+
+
+@dataclass
+class Run:
+    """All entries sharing one run_name: the repetitions and the aggregates over them."""
+    run_name: str
+    suite: str
+    queue: Optional[str]
+    cores: tuple
+    relation: str
+    iterations: list = field(default_factory=list)
+    aggregates: dict = field(default_factory=dict)
+
+    @property
+    def entries(self) -> list:
+        return self.iterations + list(self.aggregates.values())
+
+    @property
+    def valid_iterations(self) -> list:
+        return [e for e in self.iterations if e["valid"]]
+
+    @property
+    def invalid_iterations(self) -> list:
+        return [e for e in self.iterations if not e["valid"]]
+
+    @property
+    def any_invalid(self) -> bool:
+        return any(not e["valid"] for e in self.entries)
+
+    @property
+    def all_invalid(self) -> bool:
+        if self.iterations:
+            return not self.valid_iterations
+        return all(not e["valid"] for e in self.entries)
+
+    @property
+    def error_messages(self) -> list:
+        seen: dict[str, None] = {}
+        for e in self.entries:
+            if not e["valid"] and e.get("error_message"):
+                seen.setdefault(e["error_message"], None)
+        return list(seen)
+
+    def param(self, name: str) -> Any:
+        """A configuration field (msg_bytes, capacity, batch, ...) of the run, or None."""
+        for e in self.entries:
+            if name in e:
+                return e[name]
+        return None
+
+    def summary(self, field_name: str) -> Optional[Summary]:
+        return summarize([self], getter(field_name))
+
+    def samples(self, field_name: str, valid_only: bool = True) -> list[float]:
+        get = getter(field_name)
+        source = self.valid_iterations if valid_only else self.iterations
+        return [v for e in source if (v := get(e)) is not None]
+
+
+def runs(doc: dict, suite: Optional[str] = None) -> list[Run]:
+    """The runs of a document (optionally of one suite), in order of first appearance."""
+    out: dict[str, Run] = {}
+    for b in doc["benchmarks"]:
+        if suite is not None and b["suite"] != suite:
+            continue
+        run = out.get(b["run_name"])
+        if run is None:
+            run = out[b["run_name"]] = Run(b["run_name"], b["suite"], b["queue"],
+                                           tuple(b["cores"]), b["relation"])
+        if b["run_type"] == "iteration":
+            run.iterations.append(b)
+        elif "aggregate_name" in b:
+            run.aggregates[b["aggregate_name"]] = b
+    for run in out.values():
+        run.iterations.sort(key=lambda e: e.get("repetition_index", 0))
+    return list(out.values())

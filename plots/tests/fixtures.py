@@ -1,0 +1,258 @@
+"""Schema-valid qmesh result documents built in code, shaped like `qmesh run` output.
+
+make_result() returns a dict the way the C++ writer lays it out: a context block, then for
+every configuration `reps` iteration entries ("<run_name>/rep:<i>") followed by Google
+Benchmark style aggregates ("<run_name>_median", ...: mean, median, stddev, cv, min, max).
+Values are deterministic: a base figure times a small fixed jitter per repetition, so
+repetitions differ (no ties) and medians are known exactly.
+"""
+
+import copy
+import json
+import os
+import statistics
+import sys
+
+PLOTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if PLOTS not in sys.path:
+    sys.path.insert(0, PLOTS)
+
+# Relative jitter per repetition index; median of the first 5 is 1.0 exactly.
+JITTER = [1.00, 1.02, 0.99, 1.01, 0.98, 1.03, 0.97, 1.015, 0.985, 1.005]
+
+# Base round-trip p50 in ns.
+FLOOR_P50 = {(0, 1): 150.0, (1, 0): 160.0}
+PINGPONG_P50 = {"lamport": 300.0, "mutex": 900.0}
+
+# Fields whose aggregates Google Benchmark-style writers compute (counters and times).
+_MEASURED = ("real_time", "cpu_time", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns",
+             "floor_p50_ns", "floor_ratio", "spread", "msgs_per_s")
+# Configuration fields: copied unchanged onto aggregates.
+_CONFIG = ("suite", "queue", "cores", "relation", "msg_bytes", "capacity", "batch", "threads",
+           "time_unit")
+# Integer counters: only the order statistics (min, median of an odd count, max) stay integers.
+_COUNTERS = ("sent", "received", "completed", "full_stalls", "empty_polls")
+
+
+def jitter(i):
+    return JITTER[i % len(JITTER)]
+
+
+def context(reps=5, suites=("floor", "pingpong"), **overrides):
+    ctx = {
+        "json_schema_version": 1,
+        "qmesh_version": "0.1.0",
+        "date": "2024-11-27T13:00:00Z",
+        "host_name": "testhost",
+        "executable": "build/release/bench/qmesh",
+        "num_cpus": 2,
+        "mhz_per_cpu": 2400.0,
+        "library_build_type": "release",
+        "cpu": {"model": "Test CPU @ 2.40GHz", "logical_cpus": 2},
+        "topology": {"summary": "1 package, 1 NUMA node, 2 cores, 2 PUs, no SMT",
+                     "packages": 1, "numa_nodes": 1, "cores": 2, "pus": 2, "smt": False,
+                     "available_pus": [0, 1]},
+        "cache_line_bytes": 128,
+        "compiler": "GCC 12.2.0",
+        "compiler_flags": "-O2 -march=x86-64-v2",
+        "build_type": "Release",
+        "git_sha": "0123456789abcdef0123456789abcdef01234567",
+        "git_dirty": False,
+        "command_line": "qmesh run --suite " + ",".join(suites) + f" --reps {reps}",
+        "environment": {"governor": "performance", "smt_active": False, "load_avg_1m": 0.12,
+                        "virtualized": True, "hypervisor": "KVM"},
+        "warnings": ["virtualized: absolute times drift; compare ratios"],
+        "timer_overhead_ns": 21.5,
+        "suites": list(suites),
+        "reps": reps,
+        "quick": False,
+        "floor_drift": 0.04,
+    }
+    ctx.update(overrides)
+    return ctx
+
+
+def _aggregates(run_name, its):
+    """mean, median, stddev, cv, min, max entries over the iteration entries its."""
+    reps = len(its)
+    out = []
+    for agg in ("mean", "median", "stddev", "cv", "min", "max"):
+        e = {"name": f"{run_name}_{agg}", "run_name": run_name, "run_type": "aggregate",
+             "aggregate_name": agg, "aggregate_unit": "percentage" if agg == "cv" else "time",
+             "repetitions": reps, "iterations": reps,
+             "valid": all(i["valid"] for i in its)}
+        for k in _CONFIG:
+            if k in its[0]:
+                e[k] = copy.deepcopy(its[0][k])
+        fields = [k for k in _MEASURED if k in its[0]]
+        if agg in ("min", "max", "median") and reps % 2 == 1:
+            fields += [k for k in _COUNTERS if k in its[0]]
+        for k in fields:
+            vals = [i[k] for i in its if i.get(k) is not None]
+            if not vals:
+                e[k] = None
+                continue
+            if agg == "mean":
+                v = statistics.fmean(vals)
+            elif agg == "median":
+                v = statistics.median(vals)
+            elif agg == "stddev":
+                v = statistics.stdev(vals) if len(vals) > 1 else 0.0
+            elif agg == "cv":
+                m = statistics.fmean(vals)
+                v = (statistics.stdev(vals) / m) if len(vals) > 1 and m else 0.0
+            elif agg == "min":
+                v = min(vals)
+            else:
+                v = max(vals)
+            e[k] = v
+        out.append(e)
+    return out
+
+
+def _run(run_name, reps, make_rep, invalid=()):
+    """Iteration entries from make_rep(i) -> dict of fields, then aggregates."""
+    its = []
+    for i in range(reps):
+        e = {"name": f"{run_name}/rep:{i}", "run_name": run_name, "run_type": "iteration",
+             "repetitions": reps, "repetition_index": i, "threads": 1, "iterations": 100000,
+             "time_unit": "ns", "valid": True}
+        e.update(make_rep(i))
+        if (run_name, i) in invalid or run_name in invalid:
+            e["valid"] = False
+            e["error_message"] = "exactly-once check failed: 3 values lost"
+        its.append(e)
+    return its + _aggregates(run_name, its)
+
+
+def make_result(reps=5, scale=None, invalid=(), stream=False, mesh=False, other=False,
+                pingpong_queues=("lamport", "mutex"), **context_overrides):
+    """A schema-valid result document.
+
+    scale: {run_name: factor}: times of that run multiplied by factor (throughput divided).
+    invalid: run names, or (run_name, rep) pairs, whose iteration entries are marked invalid.
+    stream / mesh / other: add a stream suite (sweeps over msg_bytes and capacity), a mesh
+    suite (2, 3 and 4 cores) and an unknown "kv" suite that the report shows as a table.
+    """
+    scale = scale or {}
+    suites = ["floor", "pingpong"] + (["stream"] if stream else []) + \
+             (["mesh"] if mesh else []) + (["kv"] if other else [])
+    benchmarks = []
+
+    def floor_rep(a, b, i):
+        return FLOOR_P50[(a, b)] * jitter(i) * scale.get(f"floor/{a}-{b}", 1.0)
+
+    for (a, b) in FLOOR_P50:
+        name = f"floor/{a}-{b}"
+
+        def rep(i, a=a, b=b):
+            p50 = floor_rep(a, b, i)
+            return {"real_time": p50, "cpu_time": p50, "suite": "floor", "queue": None,
+                    "cores": [a, b], "relation": "shared-l3", "p50_ns": p50,
+                    "p90_ns": p50 * 1.1, "p99_ns": p50 * 1.5, "p999_ns": p50 * 3,
+                    "max_ns": p50 * 20, "spread": 0.02}
+        benchmarks += _run(name, reps, rep, invalid)
+
+    for q in pingpong_queues:
+        name = f"pingpong/{q}/0-1"
+
+        def rep(i, q=q, name=name):
+            p50 = PINGPONG_P50.get(q, 500.0) * jitter(i) * scale.get(name, 1.0)
+            floor = floor_rep(0, 1, i)
+            return {"real_time": p50, "cpu_time": p50, "suite": "pingpong", "queue": q,
+                    "cores": [0, 1], "relation": "shared-l3", "p50_ns": p50,
+                    "p90_ns": p50 * 1.2, "p99_ns": p50 * 2, "p999_ns": p50 * 5,
+                    "max_ns": p50 * 40, "floor_p50_ns": floor, "floor_ratio": p50 / floor,
+                    "spread": 0.03}
+        benchmarks += _run(name, reps, rep, invalid)
+
+    if stream:
+        for q, base in (("lamport", 40e6), ("mutex", 8e6)):
+            for msg_bytes in (8, 64):
+                for capacity in (1024, 4096):
+                    name = f"stream/{q}/0-1/msg:{msg_bytes}/cap:{capacity}"
+
+                    def rep(i, q=q, base=base, mb=msg_bytes, cap=capacity, name=name):
+                        rate = base * (1.0 if mb == 8 else 0.6) * (1.0 if cap == 1024 else 1.2)
+                        rate = rate / jitter(i) / scale.get(name, 1.0)
+                        return {"real_time": 1e9 / rate, "cpu_time": 1e9 / rate,
+                                "suite": "stream", "queue": q, "cores": [0, 1],
+                                "relation": "shared-l3", "msgs_per_s": rate,
+                                "msg_bytes": mb, "capacity": cap, "batch": 1,
+                                "sent": 1000000, "received": 1000000}
+                    benchmarks += _run(name, reps, rep, invalid)
+
+    if mesh:
+        for q, base in (("lamport", 30e6), ("mutex", 5e6)):
+            for n in (2, 3, 4):
+                name = f"mesh/{q}/{n}"
+
+                def rep(i, q=q, base=base, n=n, name=name):
+                    rate = base * n * 0.8 / jitter(i) / scale.get(name, 1.0)
+                    return {"real_time": 1e9 / rate, "cpu_time": 1e9 / rate, "suite": "mesh",
+                            "queue": q, "cores": list(range(n)), "relation": "unknown",
+                            "msgs_per_s": rate, "msg_bytes": 8, "capacity": 1024, "batch": 1,
+                            "sent": 500000 * n, "received": 500000 * n,
+                            "completed": 500000 * n, "full_stalls": 10 + i,
+                            "empty_polls": 1000 + i}
+                benchmarks += _run(name, reps, rep, invalid)
+
+    if other:
+        name = "kv/lamport/0-1"
+
+        def rep(i):
+            t = 2500.0 * jitter(i)
+            return {"real_time": t, "cpu_time": t, "suite": "kv", "queue": "lamport",
+                    "cores": [0, 1], "relation": "shared-l3", "ops_per_s": 1e9 / t}
+        benchmarks += _run(name, reps, rep, invalid)
+
+    context_overrides.setdefault("suites", suites)
+    return {"context": context(reps=reps, **context_overrides), "benchmarks": benchmarks}
+
+
+def write(doc, path):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=1)
+    return path
+
+
+# --------------------------------------------------------------------------------------
+# Running the scripts
+
+import subprocess  # noqa: E402
+
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+
+
+def script(name):
+    return os.path.join(PLOTS, name)
+
+
+def run_script(name, *args, cwd=None):
+    """Run plots/<name> with Debian's interpreter; returns the CompletedProcess (text)."""
+    return subprocess.run([PYTHON, script(name), *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=120)
+
+
+def corruptions(good_text):
+    """(label, file text) for each kind of bad input the scripts must refuse with exit 2."""
+    doc = json.loads(good_text)
+    out = [("truncated", good_text[: len(good_text) // 2]),
+           ("not JSON", "this is not JSON\n"),
+           ("empty", "")]
+
+    def variant(label, change):
+        d = copy.deepcopy(doc)
+        change(d)
+        out.append((label, json.dumps(d)))
+
+    variant("missing context", lambda d: d.pop("context"))
+    variant("wrong schema version", lambda d: d["context"].update(json_schema_version=2))
+    variant("wrong type", lambda d: d["benchmarks"][3].update(valid="yes"))
+    variant("bad enum", lambda d: d["benchmarks"][0].update(relation="far-away"))
+    variant("negative count", lambda d: d["benchmarks"][1].update(iterations=-1))
+    variant("aggregate without aggregate_name",
+            lambda d: next(b for b in d["benchmarks"]
+                           if b["run_type"] == "aggregate").pop("aggregate_name"))
+    out.append(("NaN", good_text.replace('"real_time": 150.0', '"real_time": NaN', 1)))
+    return out

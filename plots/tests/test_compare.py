@@ -1,0 +1,125 @@
+"""compare.py end to end: verdicts, direction of better, threshold, exit status."""
+
+import contextlib
+import io
+import os
+import tempfile
+import unittest
+
+try:
+    from . import fixtures  # discover -s plots/tests -t plots: tests is a package
+except ImportError:
+    import fixtures  # discover -s plots/tests: modules are top level
+import compare
+
+
+def run_in_process(*args):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = compare.main([str(a) for a in args])
+    return status, out.getvalue()
+
+
+def verdict_lines(output):
+    return {line.split()[0]: line for line in output.splitlines()
+            if line.startswith(("floor/", "pingpong/", "stream/", "mesh/", "kv/"))}
+
+
+class CompareTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def write(self, name, **kwargs):
+        return fixtures.write(fixtures.make_result(**kwargs), os.path.join(self.tmp.name, name))
+
+    def test_identical_inputs(self):
+        a = self.write("a.json", stream=True, mesh=True)
+        proc = fixtures.run_script("compare.py", a, a)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stderr, "")
+        self.assertNotIn("REGRESSION", proc.stdout)
+        self.assertNotIn("improvement", proc.stdout.replace("improvement(s)", ""))
+        lines = verdict_lines(proc.stdout)
+        self.assertEqual(len(lines), 4 + 8 + 6)
+        for line in lines.values():
+            self.assertIn("no significant change", line)
+            self.assertIn("1.000", line)
+
+    def test_thirty_percent_slower(self):
+        a = self.write("a.json")
+        b = self.write("b.json", scale={"pingpong/lamport/0-1": 1.3})
+        proc = fixtures.run_script("compare.py", a, b)
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        lines = verdict_lines(proc.stdout)
+        slow = lines["pingpong/lamport/0-1"]
+        self.assertIn("REGRESSION", slow)
+        self.assertIn("1.300", slow)
+        self.assertIn("+30.0%", slow)
+        self.assertIn("0.00794", slow)        # 2/252: exact, 5 vs 5, complete separation
+        self.assertIn("lower is better", slow)
+        for name, line in lines.items():
+            if name != "pingpong/lamport/0-1":
+                self.assertNotIn("REGRESSION", line)
+        self.assertIn("REGRESSION: pingpong/lamport/0-1", proc.stdout.splitlines())
+        # The reverse is an improvement, not a failure.
+        status, out = run_in_process(b, a)
+        self.assertEqual(status, 0)
+        self.assertIn("improvement", verdict_lines(out)["pingpong/lamport/0-1"])
+
+    def test_throughput_direction(self):
+        a = self.write("a.json", stream=True)
+        name = "stream/lamport/0-1/msg:8/cap:1024"
+        slower = self.write("slower.json", stream=True, scale={name: 1.3})  # rate / 1.3
+        status, out = run_in_process(a, slower)
+        self.assertEqual(status, 1)
+        line = verdict_lines(out)[name]
+        self.assertIn("msgs_per_s (higher is better)", line)
+        self.assertIn("REGRESSION", line)
+        faster = self.write("faster.json", stream=True, scale={name: 0.7})
+        status, out = run_in_process(a, faster)
+        self.assertEqual(status, 0)
+        self.assertIn("improvement", verdict_lines(out)[name])
+
+    def test_threshold(self):
+        a = self.write("a.json")
+        b = self.write("b.json", scale={"pingpong/mutex/0-1": 1.045})  # 4.5% slower, every rep
+        status, out = run_in_process(a, b)
+        self.assertEqual(status, 0)
+        self.assertIn("significant, within threshold", verdict_lines(out)["pingpong/mutex/0-1"])
+        status, out = run_in_process(a, b, "--threshold", "2")
+        self.assertEqual(status, 1)
+        c = self.write("c.json", scale={"pingpong/mutex/0-1": 1.3})
+        self.assertEqual(run_in_process(a, c, "--threshold", "50")[0], 0)
+        self.assertEqual(run_in_process(a, c, "--alpha", "0.001")[0], 0)  # 2/252 > 0.001
+
+    def test_too_few_repetitions_are_said(self):
+        a = self.write("a.json", reps=3)
+        b = self.write("b.json", reps=3, scale={"pingpong/lamport/0-1": 1.3})
+        status, out = run_in_process(a, b)
+        self.assertEqual(status, 0)  # 3 vs 3 cannot reach p < 0.05
+        self.assertIn("cannot reach p < 0.05 (smallest possible p is 0.1)", out)
+
+    def test_invalid_repetitions_left_out(self):
+        a = self.write("a.json")
+        b = self.write("b.json", invalid={("pingpong/mutex/0-1", 0)})
+        status, out = run_in_process(a, b)
+        self.assertEqual(status, 0)
+        self.assertIn("pingpong/mutex/0-1: B: 1 invalid rep(s) left out", out)
+        c = self.write("c.json", invalid={"pingpong/mutex/0-1"})
+        status, out = run_in_process(a, c)
+        self.assertIn("NOT COMPARED", verdict_lines(out)["pingpong/mutex/0-1"])
+
+    def test_floor_ratio_metric_and_unpaired_runs(self):
+        a = self.write("a.json", stream=True)
+        b = self.write("b.json", pingpong_queues=("lamport", "vyukov"))
+        status, out = run_in_process(a, b, "--metric", "floor_ratio")
+        self.assertEqual(status, 0)
+        self.assertIn("floor_ratio (lower is better)", verdict_lines(out)["pingpong/lamport/0-1"])
+        self.assertIn("only in A (not compared): pingpong/mutex/0-1, stream/", out)
+        self.assertIn("only in B (not compared): pingpong/vyukov/0-1", out)
+        self.assertIn("without floor_ratio in A or B (not compared): floor/0-1, floor/1-0", out)
+
+
+if __name__ == "__main__":
+    unittest.main()

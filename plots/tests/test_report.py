@@ -1,0 +1,175 @@
+"""report.py: the files it writes, what the HTML embeds, and that figures come from the data."""
+
+import base64
+import contextlib
+import io
+import os
+import re
+import tempfile
+import unittest
+
+try:
+    from . import fixtures  # discover -s plots/tests -t plots: tests is a package
+except ImportError:
+    import fixtures  # discover -s plots/tests: modules are top level
+import report
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run_in_process(*args):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = report.main([str(a) for a in args])
+    return status, out.getvalue(), err.getvalue()
+
+
+class ReportTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def path(self, *parts):
+        return os.path.join(self.tmp.name, *parts)
+
+    def check_outputs(self, written, out):
+        self.assertTrue(written, "nothing written")
+        self.assertEqual(os.path.basename(written[-1]), "report.html")
+        self.assertIn(os.path.join(out, "summary.md"), written)
+        pngs = [p for p in written if p.endswith(".png")]
+        for p in written:
+            self.assertTrue(os.path.isfile(p), p)
+            self.assertGreater(os.path.getsize(p), 0, p)
+        with open(written[-1], encoding="utf-8") as f:
+            page = f.read()
+        with open(os.path.join(out, "summary.md"), encoding="utf-8") as f:
+            summary = f.read()
+        embedded = dict(re.findall(r'data-file="([^"]+)" src="data:image/png;base64,([^"]+)"',
+                                   page))
+        for p in pngs:
+            with open(p, "rb") as f:
+                data = f.read()
+            self.assertTrue(data.startswith(PNG_MAGIC), p)
+            name = os.path.basename(p)
+            self.assertIn(name, embedded, f"{name} not embedded in report.html")
+            self.assertEqual(base64.b64decode(embedded[name]), data)
+            self.assertIn(f"]({name})", summary)
+        self.assertNotRegex(page, r'<img [^>]*src="(?!data:)')  # self-contained
+        return page, summary, [os.path.basename(p) for p in pngs]
+
+    def test_floor_and_pingpong_only(self):
+        doc = fixtures.make_result()
+        src = fixtures.write(doc, self.path("run.json"))
+        out = self.path("nested", "report")  # parent created on demand
+        proc = fixtures.run_script("report.py", src, "-o", out)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertNotIn("Traceback", proc.stderr)
+        written = proc.stdout.splitlines()
+        page, summary, pngs = self.check_outputs(written, out)
+        self.assertEqual(sorted(pngs), ["run_floor_heatmap.png", "run_pingpong_floor_ratio.png",
+                                        "run_pingpong_percentiles.png"])
+        self.assertEqual(sorted(os.listdir(out)), sorted(pngs + ["report.html", "summary.md"]))
+        self.assertEqual(sorted(os.listdir(self.path("nested"))), ["report"])  # no temp left
+        ctx = doc["context"]
+        for text in (ctx["host_name"], ctx["git_sha"], ctx["cpu"]["model"],
+                     ctx["topology"]["summary"], ctx["compiler"], ctx["command_line"],
+                     ctx["warnings"][0], ctx["date"], ctx["environment"]["governor"]):
+            self.assertIn(text, page)
+            self.assertIn(text, summary)
+        self.assertIn("floor drift | 4.0 %", summary)
+        self.assertIn("cache_line_bytes | 128", summary)
+        # Context first: before any figure.
+        self.assertLess(page.index(ctx["cpu"]["model"]), page.index("<figure>"))
+
+    def test_every_suite_and_invalid_entries(self):
+        doc = fixtures.make_result(stream=True, mesh=True, other=True,
+                                   invalid={("pingpong/mutex/0-1", 2),
+                                            "stream/mutex/0-1/msg:64/cap:4096"},
+                                   git_dirty=True)
+        src = fixtures.write(doc, self.path("rich.json"))
+        out = self.path("out")
+        status, stdout, stderr = run_in_process(src, "-o", out)
+        self.assertEqual(status, 0, stderr)
+        page, summary, pngs = self.check_outputs(stdout.splitlines(), out)
+        for slug in ("floor_heatmap", "pingpong_percentiles", "pingpong_floor_ratio",
+                     "stream_throughput", "stream_sweep_msg_bytes", "stream_sweep_capacity",
+                     "mesh_scaling"):
+            self.assertIn(f"rich_{slug}.png", pngs)
+        self.assertNotIn("rich_stream_sweep_batch.png", pngs)  # one batch value only
+        self.assertIn("Suite kv: all runs", page)             # unknown suite: a table
+        self.assertIn("ops_per_s", page)                      # with its extra counter
+        self.assertIn("exactly-once check failed", page)
+        self.assertIn("stream/mutex/0-1/msg:64/cap:4096 | mutex | 0,1 | shared-l3 | 0/5 | "
+                      "INVALID", summary)
+        self.assertIn("pingpong/mutex/0-1 | mutex | 0,1 | shared-l3 | 4/5 | partly invalid",
+                      summary)
+        self.assertIn("(dirty", page)
+
+    def test_several_files_and_existing_directory(self):
+        # a: figures scaled, to see the report show what the file holds, not typed numbers
+        a = fixtures.write(fixtures.make_result(scale={"floor/0-1": 1.234,
+                                                       "pingpong/lamport/0-1": 1.5}),
+                           self.path("a.json"))
+        os.mkdir(self.path("d"))
+        b_dir = self.path("d")
+        b = fixtures.write(fixtures.make_result(host_name="otherhost"), os.path.join(b_dir, "a.json"))
+        out = self.path("out")
+        os.mkdir(out)
+        with open(os.path.join(out, "keep.txt"), "w") as f:
+            f.write("mine")
+        with open(os.path.join(out, "report.html"), "w") as f:
+            f.write("old")
+        status, stdout, stderr = run_in_process(a, b, "-o", out)
+        self.assertEqual(status, 0, stderr)
+        page, _, pngs = self.check_outputs(stdout.splitlines(), out)
+        self.assertIn("a_floor_heatmap.png", pngs)
+        self.assertIn("a-2_floor_heatmap.png", pngs)  # same stem: kept apart
+        self.assertIn("otherhost", page)
+        with open(os.path.join(out, "keep.txt")) as f:
+            self.assertEqual(f.read(), "mine")
+        with open(os.path.join(out, "summary.md")) as f:
+            summary = f.read()
+        self.assertIn("| floor/0-1 | - | 0,1 | shared-l3 | 5/5 | ok | 185 |", summary)
+        self.assertIn("| pingpong/lamport/0-1 | lamport | 0,1 | shared-l3 | 5/5 | ok | 450 |",
+                      summary)
+        self.assertIn("| floor/0-1 | - | 0,1 | shared-l3 | 5/5 | ok | 150 |", summary)  # b
+        self.assertEqual([n for n in os.listdir(self.tmp.name) if n.startswith(".")], [])
+
+    def test_edge_cases_do_not_crash(self):
+        cases = {}
+        empty = fixtures.make_result()
+        empty["benchmarks"] = []
+        cases["empty"] = empty
+        aggregates = fixtures.make_result()
+        aggregates["benchmarks"] = [b for b in aggregates["benchmarks"]
+                                    if b["run_type"] == "aggregate"]
+        cases["aggregates_only"] = aggregates
+        cases["all_invalid"] = fixtures.make_result(
+            invalid={"floor/0-1", "floor/1-0", "pingpong/lamport/0-1", "pingpong/mutex/0-1"})
+        sparse = fixtures.make_result(stream=True, mesh=True)
+        for b in sparse["benchmarks"]:
+            for k in ("p90_ns", "p99_ns", "p999_ns", "max_ns", "floor_ratio", "msgs_per_s"):
+                b.pop(k, None)
+            if b["run_name"] == "floor/1-0":
+                b["cores"] = [0, 1, 2]
+            b["time_unit"], b["real_time"] = "us", b["real_time"] / 1000
+        cases["sparse"] = sparse
+        nulls = fixtures.make_result(floor_drift=None, interrupted=True)
+        for b in nulls["benchmarks"]:
+            if "floor_ratio" in b:
+                b["floor_ratio"] = None
+        cases["nulls"] = nulls
+        srcs = [fixtures.write(doc, self.path(f"{name}.json")) for name, doc in cases.items()]
+        status, stdout, stderr = run_in_process(*srcs, "-o", self.path("o"))
+        self.assertEqual(status, 0, stderr)
+        page, summary, pngs = self.check_outputs(stdout.splitlines(), self.path("o"))
+        self.assertIn("This file holds no benchmarks.", page)
+        self.assertIn("interrupted", page)
+        self.assertIn("floor drift | not measured", summary)
+        self.assertIn("sparse_floor_heatmap.png", pngs)
+        self.assertIn("aggregates only", summary)
+        self.assertIn("| floor/0-1 | - | 0,1 | shared-l3 | aggregates only | ok | 150 |", summary)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,120 @@
+// Model-based tests, generated from the registry: every queue, driven by
+// RapidCheck through random push/pop sequences against a std::deque model,
+// with small capacities (1, 2, 3, ...) that force wrap-around.
+//
+// Sequential contract checked (after each push the producer calls
+// qmesh::flush, after each pop the consumer calls qmesh::consumer_flush, so
+// batching queues have published everything): the queue behaves exactly as a
+// bounded FIFO holding capacity() elements (or an unbounded one): try_push
+// succeeds iff it is not full, try_pop succeeds iff it is not empty and
+// returns the oldest element. Queues that promise no order are checked as
+// multisets instead.
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+#include <rapidcheck/state.h>
+
+#include <algorithm>
+#include <deque>
+#include <memory>
+
+#include "test_support.hpp"
+
+namespace qmesh::test {
+namespace {
+
+struct model {
+    std::deque<int> items;
+    std::size_t capacity;
+};
+
+template <class K>
+using sut = typename K::template type<int>;
+
+template <class K>
+struct push_cmd : rc::state::Command<model, sut<K>> {
+    int v = *rc::gen::arbitrary<int>();
+    void apply(model& m) const override {
+        if (m.items.size() < m.capacity) m.items.push_back(v);
+    }
+    void run(const model& m, sut<K>& q) const override {
+        int x = v;
+        const bool ok = q.try_push(std::move(x));
+        qmesh::flush(q);
+        RC_ASSERT(ok == (m.items.size() < m.capacity));
+    }
+    void show(std::ostream& os) const override { os << "push(" << v << ")"; }
+};
+
+template <class K>
+struct pop_cmd : rc::state::Command<model, sut<K>> {
+    void apply(model& m) const override {
+        if (!m.items.empty()) m.items.pop_front();
+    }
+    void run(const model& m, sut<K>& q) const override {
+        int out = 0;
+        const bool ok = q.try_pop(out);
+        qmesh::consumer_flush(q);
+        RC_ASSERT(ok == !m.items.empty());
+        if (!ok) return;
+        if constexpr (K::traits.order != order::none) {
+            RC_ASSERT(out == m.items.front());
+        } else {
+            RC_ASSERT(std::find(m.items.begin(), m.items.end(), out) != m.items.end());
+        }
+    }
+    void show(std::ostream& os) const override { os << "pop"; }
+};
+
+template <class K>
+class queue_model : public ::testing::Test {};
+TYPED_TEST_SUITE(queue_model, all_queue_types, kind_name);
+
+TYPED_TEST(queue_model, behaves_as_bounded_fifo_model) {
+    using K = TypeParam;
+    const bool ok = rc::check(std::string(K::traits.name) + " against the deque model", [] {
+        const auto requested = *rc::gen::inRange<std::size_t>(1, 9).as("capacity");
+        sut<K> q(requested);
+        const std::size_t cap = K::traits.bounded ? q.capacity() : std::numeric_limits<std::size_t>::max();
+        if (K::traits.bounded) {
+            RC_ASSERT(cap >= requested);
+        }
+        model m{{}, cap};
+        rc::state::check(m, q, rc::state::gen::execOneOfWithArgs<push_cmd<K>, pop_cmd<K>>());
+    });
+    EXPECT_TRUE(ok);
+}
+
+TYPED_TEST(queue_model, move_only_elements) {
+    using Q = typename TypeParam::template type<std::unique_ptr<int>>;
+    Q q(3);
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(q.try_push(std::make_unique<int>(i)));
+    qmesh::flush(q);
+    std::unique_ptr<int> out;
+    ASSERT_TRUE(q.try_pop(out));
+    ASSERT_NE(out, nullptr);
+    if constexpr (TypeParam::traits.order != order::none) {
+        EXPECT_EQ(*out, 0);
+    }
+    // Two left inside: the queue's destructor must free them (ASan checks).
+}
+
+TYPED_TEST(queue_model, constructions_equal_destructions) {
+    using Q = typename TypeParam::template type<counted>;
+    const long before = counted::live();
+    for (std::size_t cap : {1u, 2u, 3u, 7u}) {
+        Q q(cap);
+        for (std::uint64_t round = 0; round < 20; ++round) {
+            for (std::uint64_t i = 0; i < round % (cap + 2); ++i) (void)q.try_push(counted(i));
+            qmesh::flush(q);
+            counted out;
+            for (std::uint64_t i = 0; i < round % 3; ++i) (void)q.try_pop(out);
+            qmesh::consumer_flush(q);
+        }
+        // Destroyed while not empty.
+    }
+    EXPECT_EQ(counted::live(), before);
+}
+
+}  // namespace
+}  // namespace qmesh::test

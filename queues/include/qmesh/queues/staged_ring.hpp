@@ -1,0 +1,156 @@
+// qmesh/queues/staged_ring.hpp: Seastar's cross-core queue shape: a sender-side
+// staging buffer in front of an SPSC ring.
+//
+// Algorithm: Seastar's smp_message_queue (seastar/src/core/reactor.cc):
+// submit_item appends the message to a sender-private FIFO
+// (`_tx.a.pending_fifo`); when that FIFO reaches `batch_size` (16), or when
+// the sender's reactor polls (`flush_request_batch`), `move_pending` pushes
+// as much of it as fits into the shared SPSC ring (`_pending`, a 128-slot
+// boost::lockfree::spsc_queue) with one range push, i.e. one index store
+// for the whole batch, so the receiver's core sees the ring's tail line
+// change once per batch. Here the ring is our cached_ring (cached_ring.hpp),
+// moved into with cached_ring::try_push_bulk, and the staging buffer is
+// bounded by the batch size (Seastar's is an unbounded std::deque, limited
+// by a semaphore above it).
+//
+// Semantics:
+//   - try_push stages the element; when the staging buffer reaches the batch
+//     size it is moved into the ring (as much as fits). try_push fails only
+//     when the staging buffer is full and the ring cannot take any of it.
+//   - flush() (producer) moves as much of the staging buffer as fits into the
+//     ring now. It returns true when nothing is left staged. A producer that
+//     stops pushing must call flush() (qmesh::flush) or the consumer never
+//     sees its last partial batch.
+//   - try_pop takes from the ring only: staged elements are invisible to the
+//     consumer until a flush moves them.
+//   - capacity() = ring capacity (the number asked for) + staging size: both
+//     hold elements. In a single thread the queue behaves exactly as a
+//     bounded FIFO of capacity() elements if flush() is called before each
+//     try_pop.
+//
+// Roles: one producer thread, one consumer thread.
+// Progress: wait-free (bounded steps; a batch move is at most `batch` moves).
+// Order: FIFO (staging is FIFO and drains into the ring in order).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include "qmesh/queues/cached_ring.hpp"
+#include "qmesh/queues/concept.hpp"
+#include "qmesh/queues/config.hpp"
+#include "qmesh/queues/detail/slots.hpp"
+
+namespace qmesh {
+
+template <class T, std::size_t Pad = cache_line_bytes, template <class> class Atom = std::atomic>
+class staged_ring {
+public:
+    using value_type = T;
+    static constexpr std::size_t default_batch = 16;  // Seastar's smp batch_size
+
+    explicit staged_ring(std::size_t capacity, std::size_t batch = default_batch)
+        : ring_(capacity), stage_{batch_size(capacity, batch)} {}
+    staged_ring(const staged_ring&) = delete;
+    staged_ring& operator=(const staged_ring&) = delete;
+
+    // Destroys staged elements (the ring destroys its own); no thread may be
+    // using the queue.
+    ~staged_ring() { drop_oldest(stage_.count); }
+
+    [[nodiscard]] bool try_push(T&& v) noexcept(std::is_nothrow_move_constructible_v<T>) {
+        if (stage_.count == stage_.size) {
+            flush();
+            if (stage_.count == stage_.size) return false;
+        }
+        stage_.slots.construct(stage_index(stage_.count), std::move(v));
+        if (++stage_.count == stage_.size) flush();
+        return true;
+    }
+
+    [[nodiscard]] bool try_pop(T& out) noexcept(std::is_nothrow_move_assignable_v<T>) {
+        return ring_.try_pop(out);
+    }
+
+    // Producer only: moves staged elements into the ring, oldest first, as
+    // many as fit, published with one release store (cached_ring's (P1)).
+    // True when the staging buffer is empty afterwards.
+    bool flush() noexcept(std::is_nothrow_move_constructible_v<T>) {
+        if (stage_.count == 0) return true;
+        std::size_t calls = 0;
+        auto next_elem = [&]() noexcept -> T&& { return std::move(stage_.slots[stage_index(calls++)]); };
+        if constexpr (std::is_nothrow_move_constructible_v<T>) {
+            drop_oldest(ring_.try_push_bulk(stage_.count, next_elem));
+        } else {
+            try {
+                drop_oldest(ring_.try_push_bulk(stage_.count, next_elem));
+            } catch (...) {
+                // The ring published the calls-1 elements built before the
+                // throwing move; their originals must not be sent twice.
+                drop_oldest(calls - 1);
+                throw;
+            }
+        }
+        return stage_.count == 0;
+    }
+
+    std::size_t capacity() const noexcept { return ring_.capacity() + stage_.size; }
+    std::size_t batch() const noexcept { return stage_.size; }
+
+private:
+    static std::size_t batch_size(std::size_t capacity, std::size_t batch) noexcept {
+        // capacity >= 1 here: ring_ has already rejected 0.
+        return batch == 0 ? 1 : batch < capacity ? batch : capacity;
+    }
+    std::size_t stage_next(std::size_t i) const noexcept {
+        return i + 1 == stage_.size ? 0 : i + 1;
+    }
+    // Ends the k oldest staged elements (already moved into the ring).
+    void drop_oldest(std::size_t k) noexcept {
+        for (std::size_t j = 0; j < k; ++j) {
+            stage_.slots.destroy(stage_.head);
+            stage_.head = stage_next(stage_.head);
+        }
+        stage_.count -= k;
+    }
+    std::size_t stage_index(std::size_t k) const noexcept {
+        const std::size_t i = stage_.head + k;
+        return i >= stage_.size ? i - stage_.size : i;
+    }
+
+    // Producer-private: a small FIFO ring of up to `size` staged elements.
+    // The consumer never touches it. Invariant: slots head .. head+count-1
+    // (mod size) hold live elements, older first; the others hold none.
+    struct alignas(Pad) staging {
+        explicit staging(std::size_t n) : size(n), slots(n) {}
+        std::size_t size;  // the batch size; read-only after construction
+        std::size_t head = 0;
+        std::size_t count = 0;
+        detail::slots<T> slots;
+    };
+    static_assert(alignof(staging) == Pad, "staging must start on its own padded line");
+
+    // The shared ring; its own fields are laid out by owner (cached_ring.hpp).
+    cached_ring<T, Pad, Atom> ring_;
+    staging stage_;
+};
+
+struct staged_ring_kind {
+    static constexpr queue_traits traits{
+        .name = "seastar",
+        .summary = "Seastar smp queue shape: sender staging buffer moved in batches into an SPSC ring",
+        .family = family::own,
+        .producers = role::single,
+        .consumers = role::single,
+        .progress = progress::wait_free,
+        .bounded = true,
+        .order = order::fifo,
+    };
+    template <class T>
+    using type = staged_ring<T>;
+};
+
+}  // namespace qmesh

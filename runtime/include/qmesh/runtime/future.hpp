@@ -1,0 +1,477 @@
+// qmesh/runtime/future.hpp: futures, promises and continuations for one core.
+//
+// A promise<T> and its future<T> share one state that lives on one core: no
+// atomics, no locks. Cross-core work never shares a state; it moves a request
+// through the mesh and fulfils a promise on the core that made it (smp.hpp).
+//
+// State machine of a shared state:
+//
+//   pending --set_value--------> value     (promise fulfilled)
+//   pending --set_exception----> failed    (promise failed, or destroyed
+//                                            unfulfilled: broken_promise)
+//
+// A continuation attached to a pending state is stored as one task and
+// scheduled on this core's task queue when the state leaves `pending`. A
+// continuation attached to a ready future runs inline, before then() returns.
+// A state that ends `failed` without anyone having looked at the exception
+// (get(), then_wrapped, handle_exception, a co_await, or a continuation that
+// propagated it) is counted in unhandled_failures() when it is destroyed.
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "qmesh/runtime/task.hpp"
+
+namespace qmesh::rt {
+
+template <class T = void>
+class future;
+template <class T = void>
+class promise;
+
+// Thrown into a future whose promise was destroyed without a value.
+class broken_promise : public std::logic_error {
+public:
+    broken_promise() : std::logic_error("qmesh: broken promise (destroyed without a value)") {}
+};
+
+// Failed futures destroyed without their exception ever being looked at,
+// process-wide. Reported by the reactor at shutdown and by tests.
+std::uint64_t unhandled_failures() noexcept;
+namespace detail {
+void count_unhandled_failure(const std::exception_ptr& ex) noexcept;
+}
+
+template <class T>
+struct is_future : std::false_type {};
+template <class T>
+struct is_future<future<T>> : std::true_type {};
+
+// futurize_t<R>: the future a continuation returning R turns into.
+template <class R>
+struct futurize {
+    using type = future<R>;
+};
+template <class T>
+struct futurize<future<T>> {
+    using type = future<T>;
+};
+template <class R>
+using futurize_t = typename futurize<R>::type;
+
+namespace detail {
+
+template <class T>
+using stored_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+template <class T>
+struct state {
+    enum class status : std::uint8_t { pending, value, failed };
+
+    status st = status::pending;
+    bool observed = false;  // someone took the exception
+    std::uint32_t refs = 1;
+    std::optional<stored_t<T>> value;
+    std::exception_ptr ex;
+    task* continuation = nullptr;  // owns one reference to this state
+
+    ~state() {
+        if (st == status::failed && !observed) count_unhandled_failure(ex);
+    }
+    void fire() noexcept {
+        if (continuation != nullptr) {
+            task* t = continuation;
+            continuation = nullptr;
+            schedule(t);
+        }
+    }
+    void set_value(stored_t<T>&& v) noexcept(std::is_nothrow_move_constructible_v<stored_t<T>>) {
+        value.emplace(std::move(v));
+        st = status::value;
+        fire();
+    }
+    void set_exception(std::exception_ptr e) noexcept {
+        ex = std::move(e);
+        st = status::failed;
+        fire();
+    }
+    std::exception_ptr take_exception() noexcept {
+        observed = true;
+        return ex;
+    }
+};
+
+template <class T>
+void release(state<T>* s) noexcept {
+    if (s != nullptr && --s->refs == 0) delete s;
+}
+
+// The continuation task: runs f(state&) once, then drops its reference.
+template <class T, class F>
+class continuation final : public task {
+public:
+    continuation(state<T>* s, F&& f) : s_(s), f_(std::move(f)) {}
+    // A continuation destroyed without running (its core shut down first)
+    // still gives back its reference.
+    ~continuation() override { release(s_); }
+    void run_and_dispose() noexcept override {
+        f_(*s_);
+        delete this;
+    }
+
+private:
+    state<T>* s_;
+    F f_;
+};
+
+}  // namespace detail
+
+template <class T>
+future<T> make_ready_future(detail::stored_t<T> v);
+template <class T = void>
+future<T> make_ready_future();
+template <class T = void>
+future<T> make_exception_future(std::exception_ptr ex) noexcept;
+template <class T = void, class E>
+future<T> make_exception_future(E&& e) {
+    return make_exception_future<T>(std::make_exception_ptr(std::forward<E>(e)));
+}
+
+// What a continuation f returns when given a T (nothing, if T is void).
+template <class T, class F>
+struct call_result {
+    using type = std::invoke_result_t<F&, T&&>;
+};
+template <class F>
+struct call_result<void, F> {
+    using type = std::invoke_result_t<F&>;
+};
+template <class T, class F>
+using call_result_t = typename call_result<T, F>::type;
+
+// Calls f (with the value, unless T is void) and turns what it returns, or
+// throws, into a future.
+template <class T, class F>
+auto futurize_apply(F& f, detail::stored_t<T>&& v) noexcept {
+    using R = call_result_t<T, F>;
+    using Fut = futurize_t<R>;
+    auto call = [&]() -> decltype(auto) {
+        if constexpr (std::is_void_v<T>) {
+            (void)v;
+            return std::invoke(f);
+        } else {
+            return std::invoke(f, std::move(v));
+        }
+    };
+    try {
+        if constexpr (is_future<R>::value) {
+            return call();
+        } else if constexpr (std::is_void_v<R>) {
+            call();
+            return make_ready_future<>();
+        } else {
+            return make_ready_future<R>(call());
+        }
+    } catch (...) {
+        return make_exception_future<typename Fut::value_type>(std::current_exception());
+    }
+}
+
+// Calls f() and turns its result or exception into a future.
+template <class F>
+auto futurize_invoke(F&& f) noexcept {
+    return futurize_apply<void>(f, std::monostate{});
+}
+
+template <class T>
+class promise {
+public:
+    using value_type = T;
+
+    promise() : s_(new detail::state<T>) {}
+    promise(promise&& o) noexcept : s_(std::exchange(o.s_, nullptr)), got_future_(o.got_future_) {}
+    promise& operator=(promise&& o) noexcept {
+        if (this != &o) {
+            abandon();
+            s_ = std::exchange(o.s_, nullptr);
+            got_future_ = o.got_future_;
+        }
+        return *this;
+    }
+    promise(const promise&) = delete;
+    promise& operator=(const promise&) = delete;
+    ~promise() { abandon(); }
+
+    // At most once per promise.
+    future<T> get_future();
+
+    template <class... A>
+    void set_value(A&&... a) {
+        if (s_ == nullptr) return;
+        s_->set_value(detail::stored_t<T>(std::forward<A>(a)...));
+        detail::release(std::exchange(s_, nullptr));
+    }
+    void set_exception(std::exception_ptr ex) noexcept {
+        if (s_ == nullptr) return;
+        s_->set_exception(std::move(ex));
+        detail::release(std::exchange(s_, nullptr));
+    }
+    template <class E>
+    void set_exception(E&& e) {
+        set_exception(std::make_exception_ptr(std::forward<E>(e)));
+    }
+
+private:
+    void abandon() noexcept {
+        // A promise destroyed while its future may still wait breaks it.
+        // (Only if someone still holds the state: a future nobody kept
+        // cannot observe it, and is not an unhandled failure.)
+        if (s_ != nullptr) {
+            if (got_future_ && s_->refs > 1) s_->set_exception(std::make_exception_ptr(broken_promise{}));
+            detail::release(std::exchange(s_, nullptr));
+        }
+    }
+
+    detail::state<T>* s_;
+    bool got_future_ = false;
+};
+
+template <class T>
+class [[nodiscard]] future {
+public:
+    using value_type = T;
+    using promise_type_ = promise<T>;
+
+    future(future&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+    future& operator=(future&& o) noexcept {
+        if (this != &o) {
+            detail::release(s_);
+            s_ = std::exchange(o.s_, nullptr);
+        }
+        return *this;
+    }
+    future(const future&) = delete;
+    future& operator=(const future&) = delete;
+    ~future() { detail::release(s_); }
+
+    bool valid() const noexcept { return s_ != nullptr; }
+    bool available() const noexcept { return s_ != nullptr && s_->st != detail::state<T>::status::pending; }
+    bool failed() const noexcept { return s_ != nullptr && s_->st == detail::state<T>::status::failed; }
+
+    // The value of an available future, or its exception rethrown. Throws
+    // std::logic_error if the future is not available yet: a reactor never
+    // blocks; wait with then() or co_await instead.
+    T get() {
+        if (!available()) throw std::logic_error("qmesh: future::get() on a future that is not available");
+        auto* s = std::exchange(s_, nullptr);
+        std::unique_ptr<detail::state<T>, void (*)(detail::state<T>*)> hold(
+            s, [](detail::state<T>* p) { detail::release(p); });
+        if (s->st == detail::state<T>::status::failed) std::rethrow_exception(s->take_exception());
+        if constexpr (!std::is_void_v<T>) return std::move(*s->value);
+    }
+
+    // Takes the exception of a failed, available future (marks it observed).
+    std::exception_ptr get_exception() noexcept {
+        auto* s = std::exchange(s_, nullptr);
+        auto ex = s->take_exception();
+        detail::release(s);
+        return ex;
+    }
+
+    // then(f): f receives the value; the returned future holds f's result
+    // (flattened if f returns a future). An exception skips f and travels on.
+    template <class F>
+    auto then(F&& f) {
+        using R = call_result_t<T, std::remove_reference_t<F>>;
+        using Fut = futurize_t<R>;
+        using U = typename Fut::value_type;
+        if (available()) {
+            if (failed()) return make_exception_future<U>(get_exception());
+            return futurize_apply<T>(f, take_value());
+        }
+        promise<U> p;
+        Fut r = p.get_future();
+        attach([p = std::move(p), f = std::forward<F>(f)](detail::state<T>& s) mutable {
+            if (s.st == detail::state<T>::status::failed) {
+                p.set_exception(s.take_exception());
+            } else {
+                futurize_apply<T>(f, std::move(*s.value)).forward_to(std::move(p));
+            }
+        });
+        return r;
+    }
+
+    // then_wrapped(f): f receives this future, available, value or exception.
+    template <class F>
+    auto then_wrapped(F&& f) {
+        using R = std::invoke_result_t<F&, future<T>&&>;
+        using Fut = futurize_t<R>;
+        using U = typename Fut::value_type;
+        if (available()) {
+            return futurize_invoke([&]() -> R { return std::invoke(f, std::move(*this)); });
+        }
+        promise<U> p;
+        Fut r = p.get_future();
+        attach([p = std::move(p), f = std::forward<F>(f)](detail::state<T>& s) mutable {
+            ++s.refs;
+            future<T> self(&s);
+            futurize_invoke([&]() -> R { return std::invoke(f, std::move(self)); }).forward_to(std::move(p));
+        });
+        return r;
+    }
+
+    // handle_exception(f): on failure, f(exception_ptr) supplies the value.
+    template <class F>
+    future<T> handle_exception(F&& f) {
+        return then_wrapped([f = std::forward<F>(f)](future<T> fut) mutable -> future<T> {
+            if (!fut.failed()) return fut;
+            return futurize_invoke([&] { return std::invoke(f, fut.get_exception()); });
+        });
+    }
+
+    // finally(f): f runs whatever the outcome; the outcome travels on, unless
+    // f throws or returns a failed future, whose failure then replaces it.
+    template <class F>
+    future<T> finally(F&& f) {
+        return then_wrapped([f = std::forward<F>(f)](future<T> fut) mutable -> future<T> {
+            auto g = futurize_invoke(f);
+            return std::move(g).then_wrapped([fut = std::move(fut)](future<typename decltype(g)::value_type> gf) mutable {
+                if (gf.failed()) {
+                    if (fut.failed()) (void)fut.get_exception();  // superseded
+                    return make_exception_future<T>(gf.get_exception());
+                }
+                return std::move(fut);
+            });
+        });
+    }
+
+    future<> discard_result() {
+        return then([](auto&&...) {});
+    }
+
+    // Moves this future's eventual outcome into p.
+    void forward_to(promise<T>&& p) noexcept {
+        if (available()) {
+            if (failed()) p.set_exception(get_exception());
+            else if constexpr (std::is_void_v<T>) { (void)take_value(); p.set_value(); }
+            else p.set_value(std::move(take_value()));
+            return;
+        }
+        attach([p = std::move(p)](detail::state<T>& s) mutable {
+            if (s.st == detail::state<T>::status::failed) p.set_exception(s.take_exception());
+            else if constexpr (std::is_void_v<T>) p.set_value();
+            else p.set_value(std::move(*s.value));
+        });
+    }
+
+    // Coroutine support: `co_await fut` inside a coroutine returning future<U>.
+    bool await_ready() const noexcept { return available(); }
+    void await_suspend(std::coroutine_handle<> h) {
+        attach([h](detail::state<T>&) mutable { h.resume(); }, /*keep_ref=*/true);
+    }
+    T await_resume() { return get(); }
+
+private:
+    template <class>
+    friend class promise;
+    template <class>
+    friend class future;
+    template <class U>
+    friend future<U> make_ready_future(detail::stored_t<U>);
+    template <class U>
+    friend future<U> make_exception_future(std::exception_ptr) noexcept;
+
+    explicit future(detail::state<T>* s) noexcept : s_(s) {}
+
+    detail::stored_t<T> take_value() {
+        auto* s = std::exchange(s_, nullptr);
+        detail::stored_t<T> v = std::move(*s->value);
+        detail::release(s);
+        return v;
+    }
+
+    // Stores f as the continuation of the pending state. The continuation
+    // takes this future's reference unless keep_ref (co_await keeps the
+    // future, which reads the outcome after resuming).
+    template <class F>
+    void attach(F&& f, bool keep_ref = false) {
+        auto* s = keep_ref ? s_ : std::exchange(s_, nullptr);
+        if (keep_ref) ++s->refs;
+        s->continuation = new detail::continuation<T, std::decay_t<F>>(s, std::forward<F>(f));
+    }
+
+    detail::state<T>* s_ = nullptr;
+};
+
+template <class T>
+future<T> promise<T>::get_future() {
+    if (got_future_ || s_ == nullptr) throw std::logic_error("qmesh: promise::get_future() called twice");
+    got_future_ = true;
+    ++s_->refs;
+    return future<T>(s_);
+}
+
+template <class T>
+future<T> make_ready_future(detail::stored_t<T> v) {
+    auto* s = new detail::state<T>;
+    s->value.emplace(std::move(v));
+    s->st = detail::state<T>::status::value;
+    return future<T>(s);
+}
+template <class T>
+future<T> make_ready_future() {
+    static_assert(std::is_void_v<T> || std::is_default_constructible_v<T>);
+    return make_ready_future<T>(detail::stored_t<T>{});
+}
+template <class T>
+future<T> make_exception_future(std::exception_ptr ex) noexcept {
+    auto* s = new detail::state<T>;
+    s->ex = std::move(ex);
+    s->st = detail::state<T>::status::failed;
+    return future<T>(s);
+}
+
+}  // namespace qmesh::rt
+
+// Coroutines returning future<T>: the coroutine's frame owns a promise<T>.
+template <class T, class... Args>
+struct std::coroutine_traits<qmesh::rt::future<T>, Args...> {
+    struct promise_type {
+        qmesh::rt::promise<T> p;
+
+        qmesh::rt::future<T> get_return_object() { return p.get_future(); }
+        std::suspend_never initial_suspend() noexcept { return {}; }
+        std::suspend_never final_suspend() noexcept { return {}; }
+        void unhandled_exception() noexcept { p.set_exception(std::current_exception()); }
+
+        template <class U = T>
+            requires(!std::is_void_v<U>)
+        void return_value(U&& v) {
+            p.set_value(std::forward<U>(v));
+        }
+    };
+};
+template <class... Args>
+struct std::coroutine_traits<qmesh::rt::future<void>, Args...> {
+    struct promise_type {
+        qmesh::rt::promise<void> p;
+
+        qmesh::rt::future<void> get_return_object() { return p.get_future(); }
+        std::suspend_never initial_suspend() noexcept { return {}; }
+        std::suspend_never final_suspend() noexcept { return {}; }
+        void unhandled_exception() noexcept { p.set_exception(std::current_exception()); }
+        void return_void() noexcept { p.set_value(); }
+    };
+};

@@ -1,0 +1,51 @@
+#include "qmesh/runtime/task.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <exception>
+
+#include "qmesh/runtime/future.hpp"
+
+namespace qmesh::rt {
+
+task_queue::~task_queue() {
+    // Tasks left when a thread ends never run; disposing of them gives back
+    // what they hold (a continuation's reference to its state).
+    while (head_ != nullptr) {
+        task* t = head_;
+        head_ = t->next_;
+        delete t;
+    }
+}
+
+std::size_t task_queue::run(std::size_t quota) noexcept {
+    std::size_t n = 0;
+    while (n < quota && head_ != nullptr) {
+        task* t = head_;
+        head_ = t->next_;
+        if (head_ == nullptr) tail_ = nullptr;
+        --size_;
+        t->run_and_dispose();
+        ++n;
+    }
+    return n;
+}
+
+task_queue& local_tasks() noexcept {
+    static thread_local task_queue q;
+    return q;
+}
+
+namespace {
+// Written by any core whose failed future dies unobserved; read by reports.
+// Relaxed: a statistic, nothing is published through it.
+std::atomic<std::uint64_t> g_unhandled{0};
+}  // namespace
+
+std::uint64_t unhandled_failures() noexcept { return g_unhandled.load(std::memory_order_relaxed); }
+
+void detail::count_unhandled_failure(const std::exception_ptr&) noexcept {
+    g_unhandled.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace qmesh::rt
