@@ -26,6 +26,12 @@ public:
         max_ = std::max(max_, v);
         min_ = std::min(min_, v);
     }
+    void merge(const histogram& o) noexcept {
+        for (unsigned i = 0; i < buckets; ++i) counts_[i] += o.counts_[i];
+        n_ += o.n_;
+        max_ = std::max(max_, o.max_);
+        min_ = std::min(min_, o.min_);
+    }
     std::uint64_t count() const noexcept { return n_; }
     std::uint64_t max() const noexcept { return n_ == 0 ? 0 : max_; }
     std::uint64_t min() const noexcept { return n_ == 0 ? 0 : min_; }

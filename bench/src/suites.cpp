@@ -11,7 +11,11 @@
 #include <cstdio>
 #include <map>
 
+#include <functional>
+
 #include "measure.hpp"
+#include "mesh_measure.hpp"
+#include "stream_measure.hpp"
 #include "qmesh/queues/registry.hpp"
 #include "qmesh/runtime/topology.hpp"
 #include "run.hpp"
@@ -165,28 +169,17 @@ void add_aggregates(json& benchmarks) {
 }  // namespace
 
 json run_suites(const run_options& o, json& context) {
-    const bool want_floor = std::find(o.suites.begin(), o.suites.end(), "floor") != o.suites.end();
-    const bool want_pingpong = std::find(o.suites.begin(), o.suites.end(), "pingpong") != o.suites.end();
+    auto wants = [&](const char* s) { return std::find(o.suites.begin(), o.suites.end(), s) != o.suites.end(); };
+    const double overhead = context["timer_overhead_ns"].get<double>();
 
     latency_params lp;
-    lp.timer_overhead_ns = context["timer_overhead_ns"].get<double>();
-    if (o.quick) {
-        lp.warmup = 200;
-        lp.samples = 2000;
-        lp.timeout = std::chrono::milliseconds(5000);
-    } else {
-        lp.warmup = 2000;
-        lp.samples = 20000;
-        lp.timeout = std::chrono::milliseconds(20000);
-    }
+    lp.timer_overhead_ns = overhead;
+    lp.warmup = o.quick ? 200 : 2000;
+    lp.samples = o.quick ? 2000 : 20000;
+    lp.timeout = std::chrono::milliseconds(o.quick ? 5000 : 20000);
 
     const auto floor_pairs = ordered_pairs(o.cores);
     const auto queue_pairs = representative_pairs(o.cores);
-    const std::size_t per_rep = (want_floor ? floor_pairs.size() : 0) +
-                                (want_pingpong ? 2 * queue_pairs.size() * o.queues.size() : 0);
-    progress prog(per_rep * o.reps);
-
-    json benchmarks = json::array();
     std::map<pair_t, std::vector<double>> floors;  // every floor p50 measured, per pair
     auto floor_on = [&](pair_t p) {
         latency_result r = measure_floor(p.first, p.second, lp);
@@ -194,43 +187,150 @@ json run_suites(const run_options& o, json& context) {
         return r;
     };
 
-    bool stopped = false;
-    for (unsigned rep = 0; rep < o.reps && !stopped; ++rep) {
-        if (want_floor) {
-            for (pair_t p : floor_pairs) {
-                if ((stopped = interrupted())) break;
-                prog.step("floor " + pair_name(p) + " rep " + std::to_string(rep + 1));
-                json e = base_entry("floor", nullptr, p, rep, o.reps);
-                put_latency(e, floor_on(p));
-                benchmarks.push_back(std::move(e));
-            }
-        }
-        if (want_pingpong) {
-            for (pair_t p : queue_pairs) {
-                for (const auto& qn : o.queues) {
-                    if ((stopped = interrupted())) break;
-                    prog.step("pingpong " + qn + " " + pair_name(p) + " rep " + std::to_string(rep + 1));
-                    const latency_result f = floor_on(p);  // the adjacent floor
-                    prog.step("pingpong " + qn + " " + pair_name(p) + " rep " + std::to_string(rep + 1));
-                    latency_result r;
-                    all_queues::with(qn, [&]<class K>() { r = measure_pingpong<K>(p.first, p.second, lp); });
-                    json e = base_entry("pingpong", qn, p, rep, o.reps);
-                    put_latency(e, r);
-                    e["capacity"] = lp.capacity;
-                    e["msg_bytes"] = 8;
-                    e["batch"] = 1;
-                    if (f.ok) {
-                        e["floor_p50_ns"] = f.p50;
-                        e["floor_ratio"] = r.ok && f.p50 > 0 ? json(r.p50 / f.p50) : json(nullptr);
-                    } else {
-                        e["floor_ratio"] = nullptr;
-                    }
-                    benchmarks.push_back(std::move(e));
-                }
-                if (stopped) break;
-            }
-        }
+    // Every configuration of every suite, as a closure measuring one
+    // repetition; the repetitions then go round-robin over this list.
+    struct config {
+        std::string label;
+        std::function<json(unsigned rep)> measure;
+    };
+    std::vector<config> configs;
+
+    if (wants("floor"))
+        for (pair_t p : floor_pairs)
+            configs.push_back({"floor " + pair_name(p), [&, p](unsigned rep) {
+                                   json e = base_entry("floor", nullptr, p, rep, o.reps);
+                                   put_latency(e, floor_on(p));
+                                   return e;
+                               }});
+
+    if (wants("pingpong"))
+        for (pair_t p : queue_pairs)
+            for (const auto& qn : o.queues)
+                configs.push_back({"pingpong " + qn + " " + pair_name(p), [&, p, qn](unsigned rep) {
+                                       const latency_result f = floor_on(p);  // the adjacent floor
+                                       latency_result r;
+                                       all_queues::with(qn, [&]<class K>() { r = measure_pingpong<K>(p.first, p.second, lp); });
+                                       json e = base_entry("pingpong", qn, p, rep, o.reps);
+                                       put_latency(e, r);
+                                       e["capacity"] = lp.capacity;
+                                       e["msg_bytes"] = 8;
+                                       e["batch"] = 1;
+                                       if (f.ok) e["floor_p50_ns"] = f.p50;
+                                       e["floor_ratio"] = f.ok && r.ok && f.p50 > 0 ? json(r.p50 / f.p50) : json(nullptr);
+                                       return e;
+                                   }});
+
+    if (wants("stream")) {
+        const std::vector<std::size_t> sizes = o.quick ? std::vector<std::size_t>{8} : std::vector<std::size_t>{8, 64, 256};
+        const std::vector<std::size_t> caps = o.quick ? std::vector<std::size_t>{1024} : std::vector<std::size_t>{64, 1024};
+        const std::vector<std::size_t> batches = o.quick ? std::vector<std::size_t>{32} : std::vector<std::size_t>{1, 32};
+        for (pair_t p : queue_pairs)
+            for (const auto& qn : o.queues)
+                for (std::size_t bytes : sizes)
+                    for (std::size_t cap : caps)
+                        for (std::size_t batch : batches) {
+                            const std::string tag = qn + "/" + std::to_string(bytes) + "B/cap" + std::to_string(cap) +
+                                                    "/batch" + std::to_string(batch);
+                            configs.push_back({"stream " + tag + " " + pair_name(p), [&, p, qn, bytes, cap, batch,
+                                                                                      tag](unsigned rep) {
+                                stream_params sp;
+                                sp.messages = o.quick ? 200'000 : 1'000'000;
+                                sp.capacity = cap;
+                                sp.batch = batch;
+                                sp.timeout = std::chrono::milliseconds(o.quick ? 10000 : 30000);
+                                stream_result r;
+                                all_queues::with(qn, [&]<class K>() {
+                                    if (bytes == 8) r = measure_stream<K, 8>(p.first, p.second, sp);
+                                    else if (bytes == 64) r = measure_stream<K, 64>(p.first, p.second, sp);
+                                    else r = measure_stream<K, 256>(p.first, p.second, sp);
+                                });
+                                json e = base_entry("stream", qn, p, rep, o.reps);
+                                e["name"] = e["run_name"] = "stream/" + tag + "/" + pair_name(p);
+                                const double ns_per_msg = r.ok && r.msgs_per_s > 0 ? 1e9 / r.msgs_per_s : 0;
+                                e["real_time"] = ns_per_msg;
+                                e["cpu_time"] = ns_per_msg;
+                                e["time_unit"] = "ns";
+                                e["iterations"] = r.received;
+                                e["valid"] = r.ok;
+                                if (!r.ok) e["error_message"] = r.error;
+                                e["msgs_per_s"] = r.msgs_per_s;
+                                e["msg_bytes"] = bytes;
+                                e["capacity"] = cap;
+                                e["batch"] = batch;
+                                e["sent"] = sp.messages;
+                                e["received"] = r.received;
+                                e["full_stalls"] = r.full_stalls;
+                                e["empty_polls"] = r.empty_polls;
+                                return e;
+                            }});
+                        }
     }
+
+    if (wants("mesh")) {
+        // N = 2, 4, 8, ... and all the cores given.
+        std::vector<unsigned> ns;
+        for (unsigned n = 2; n < o.cores.size(); n *= 2) ns.push_back(n);
+        ns.push_back(static_cast<unsigned>(o.cores.size()));
+        for (unsigned n : ns)
+            for (const auto& qn : o.queues)
+                configs.push_back({"mesh " + qn + " n=" + std::to_string(n), [&, n, qn](unsigned rep) {
+                    mesh_params mp;
+                    mp.cores.assign(o.cores.begin(), o.cores.begin() + n);
+                    const std::uint64_t total = o.quick ? 100'000 : 1'000'000;
+                    mp.msgs_per_pair = std::max<std::uint64_t>(500, total / (std::uint64_t{n} * (n - 1)));
+                    mp.timer_overhead_ns = overhead;
+                    mp.timeout = std::chrono::milliseconds(o.quick ? 10000 : 30000);
+                    mesh_result r;
+                    all_queues::with(qn, [&]<class K>() { r = measure_mesh<K>(mp); });
+                    const auto& topo = rt::topology::instance();
+                    rt::relation widest = rt::relation::same_pu;
+                    for (unsigned a : mp.cores)
+                        for (unsigned b : mp.cores)
+                            if (a != b) widest = std::max(widest, topo.relation_of(a, b));
+                    json e = base_entry("mesh", qn, {mp.cores[0], mp.cores[1]}, rep, o.reps);
+                    e["name"] = e["run_name"] = "mesh/" + qn + "/n" + std::to_string(n);
+                    e["cores"] = mp.cores;
+                    e["threads"] = n;
+                    e["relation"] = std::string(rt::to_string(widest));
+                    const double ns_per_msg = r.ok && r.msgs_per_s > 0 ? 1e9 / r.msgs_per_s : 0;
+                    e["real_time"] = ns_per_msg;
+                    e["cpu_time"] = ns_per_msg;
+                    e["time_unit"] = "ns";
+                    e["iterations"] = r.totals.completed;
+                    e["valid"] = r.ok;
+                    if (!r.ok) e["error_message"] = r.error;
+                    e["msgs_per_s"] = r.msgs_per_s;
+                    e["msg_bytes"] = 8;
+                    e["capacity"] = mp.capacity;
+                    e["batch"] = mp.window;
+                    e["p50_ns"] = r.p50;
+                    e["p90_ns"] = r.p90;
+                    e["p99_ns"] = r.p99;
+                    e["p999_ns"] = r.p999;
+                    e["max_ns"] = r.max;
+                    e["sent"] = r.totals.sent;
+                    e["received"] = r.totals.received;
+                    e["completed"] = r.totals.completed;
+                    e["full_stalls"] = r.totals.full_stalls;
+                    e["empty_polls"] = r.totals.empty_polls;
+                    return e;
+                }});
+    }
+
+    progress prog(configs.size() * o.reps);
+    json benchmarks = json::array();
+    bool stopped = false;
+    for (unsigned rep = 0; rep < o.reps && !stopped; ++rep)
+        for (const auto& c : configs) {
+            if ((stopped = interrupted())) break;
+            prog.step(c.label + " rep " + std::to_string(rep + 1) + "/" + std::to_string(o.reps));
+            json e = c.measure(rep);
+            if (interrupted() && !e["valid"].get<bool>()) {
+                stopped = true;  // cut short by the interrupt: not a result
+                break;
+            }
+            benchmarks.push_back(std::move(e));
+        }
 
     // Drift of the floor over the run: the largest (max - min) / median of
     // any pair's floor measurements.

@@ -64,6 +64,9 @@ struct smp_config {
     std::size_t poll_budget = 64;      // messages taken from one queue per turn
     bool pin = true;                   // pin each reactor (hwloc) and verify
     bool yield_when_idle = false;      // sched_yield on idle turns (oversubscribed runs)
+    // Watchdog hook: when *abort becomes true the reactors stop at once,
+    // without draining (what was in flight is leaked), and run() throws.
+    const std::atomic<bool>* abort = nullptr;
 };
 
 // Counters of one ordered pair (from -> to). Each is written by one core only
@@ -455,6 +458,8 @@ private:
             // (Q2) acquire: once all are quiesced no request is in flight.
             if (cs.quiesced && quiesced_.load(std::memory_order_acquire) == n_ && local_tasks().empty()) break;
             if (ran == 0 && !found && cfg_.yield_when_idle) sched_yield();
+            // Relaxed: a request to give up, it carries no data.
+            if (cfg_.abort != nullptr && cfg_.abort->load(std::memory_order_relaxed)) break;
         }
         hooks = {};
     }
@@ -495,6 +500,8 @@ private:
         for (auto& q : req_) q.reset();
         for (auto& q : rep_) q.reset();
         if (start_failed_.load(std::memory_order_relaxed)) throw std::runtime_error(error_);
+        if (cfg_.abort != nullptr && cfg_.abort->load(std::memory_order_relaxed))
+            throw std::runtime_error("qmesh: the mesh was aborted before it drained");
         for (unsigned a = 0; a < n_; ++a)
             for (unsigned b = 0; b < n_; ++b) {
                 const auto& c = counters(a, b);

@@ -1,0 +1,106 @@
+// bench/src/stream_measure.hpp: one-way throughput through a queue between
+// two pinned cores, with exactly-once and order checked on every message.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "pinned.hpp"
+#include "qmesh/queues/concept.hpp"
+
+namespace qmesh::bench {
+
+// A message of B bytes: a sequence number and payload.
+template <std::size_t B>
+struct message {
+    static_assert(B >= 8, "a message carries at least its 8-byte sequence number");
+    std::uint64_t seq = 0;
+    std::array<unsigned char, B - 8> payload{};
+};
+template <>
+struct message<8> {
+    std::uint64_t seq = 0;
+};
+
+// Whether m is message i, payload included (no torn values).
+template <std::size_t B>
+bool intact(const message<B>& m, std::uint64_t i) noexcept {
+    if constexpr (B > 8) return m.seq == i && m.payload[0] == static_cast<unsigned char>(i);
+    else return m.seq == i;
+}
+
+struct stream_params {
+    std::uint64_t messages = 2'000'000;
+    std::size_t capacity = 1024;
+    std::size_t batch = 1;  // the producer flushes every `batch` pushes
+    std::chrono::milliseconds timeout{20000};
+};
+
+struct stream_result {
+    bool ok = false;
+    std::string error;
+    double seconds = 0;
+    double msgs_per_s = 0;
+    std::uint64_t full_stalls = 0;  // failed pushes
+    std::uint64_t empty_polls = 0;  // failed pops
+    std::uint64_t received = 0;
+};
+
+template <queue_kind K, std::size_t B>
+stream_result measure_stream(unsigned a, unsigned b, const stream_params& p) {
+    using M = message<B>;
+    using Q = typename K::template type<M>;
+    Q q(p.capacity);
+    std::uint64_t t_start = 0, t_end = 0, stalls = 0, empties = 0, received = 0;
+    std::string bad;
+    auto producer = [&](const abort_flag& abort) {
+        spinner s(abort);
+        t_start = now_ns();
+        for (std::uint64_t i = 0; i < p.messages; ++i) {
+            M m;
+            m.seq = i;
+            if constexpr (B > 8) m.payload[0] = static_cast<unsigned char>(i);
+            while (!q.try_push(std::move(m))) {
+                ++stalls;
+                qmesh::flush(q);
+                if (s.give_up()) return;
+            }
+            if ((i + 1) % p.batch == 0) qmesh::flush(q);
+        }
+        qmesh::flush(q);
+    };
+    auto consumer = [&](const abort_flag& abort) {
+        spinner s(abort);
+        M m;
+        for (std::uint64_t i = 0; i < p.messages; ++i) {
+            while (!q.try_pop(m)) {
+                ++empties;
+                qmesh::consumer_flush(q);
+                if (s.give_up()) return;
+            }
+            // Exactly once and in order: the i-th message popped is message i.
+            if (!intact(m, i)) {
+                bad = "message " + std::to_string(i) + " arrived as " + std::to_string(m.seq);
+                return;
+            }
+            ++received;
+        }
+        t_end = now_ns();
+    };
+    const run_outcome o = run_pinned({a, b}, {producer, consumer}, p.timeout);
+    stream_result r;
+    r.ok = o.ok && bad.empty() && received == p.messages;
+    r.error = !o.ok ? o.error : !bad.empty() ? bad : (received != p.messages ? "messages lost" : "");
+    r.full_stalls = stalls;
+    r.empty_polls = empties;
+    r.received = received;
+    if (r.ok) {
+        r.seconds = static_cast<double>(t_end - t_start) / 1e9;
+        r.msgs_per_s = r.seconds > 0 ? static_cast<double>(p.messages) / r.seconds : 0;
+    }
+    return r;
+}
+
+}  // namespace qmesh::bench
