@@ -38,6 +38,8 @@ deps:
 	  fi; \
 	fi
 
+# Precious: make would otherwise delete it as an intermediate file.
+.PRECIOUS: build/%/build.ninja
 build/%/build.ninja: CMakePresets.json | deps
 	cmake --preset $* > /dev/null
 

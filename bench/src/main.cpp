@@ -138,9 +138,10 @@ int main(int argc, char** argv) {
     std::string command_line = "qmesh";
     for (const auto& a : args) command_line += " " + a;
     try {
-        if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-            std::fputs(usage_text, args.empty() ? stderr : stdout);
-            return args.empty() ? 2 : 0;
+        if (args.empty()) throw usage_error("no command given (try qmesh --help)");
+        if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+            std::fputs(usage_text, stdout);
+            return 0;
         }
         const std::string cmd = args[0];
         args.erase(args.begin());
