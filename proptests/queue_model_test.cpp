@@ -2,9 +2,9 @@
 // RapidCheck through random push/pop sequences against a std::deque model,
 // with small capacities (1, 2, 3, ...) that force wrap-around.
 //
-// Sequential contract checked (after each push the producer calls
-// qmesh::flush, after each pop the consumer calls qmesh::consumer_flush, so
-// batching queues have published everything): the queue behaves exactly as a
+// Sequential contract checked (after each push, and before each pop, the
+// producer calls qmesh::flush; after each pop the consumer calls
+// qmesh::consumer_flush; so batching queues have published everything): the queue behaves exactly as a
 // bounded FIFO holding capacity() elements (or an unbounded one): try_push
 // succeeds iff it is not full, try_pop succeeds iff it is not empty and
 // returns the oldest element. Queues that promise no order are checked as
@@ -53,6 +53,7 @@ struct pop_cmd : rc::state::Command<model, sut<K>> {
     }
     void run(const model& m, sut<K>& q) const override {
         int out = 0;
+        qmesh::flush(q);  // a staging queue shows its consumer only what was flushed
         const bool ok = q.try_pop(out);
         qmesh::consumer_flush(q);
         RC_ASSERT(ok == !m.items.empty());

@@ -56,7 +56,8 @@ latency_result measure_pingpong(unsigned a, unsigned b, const latency_params& p)
             std::uint64_t v = i;
             while (!ab.try_push(std::move(v)))
                 if (s.give_up()) return;
-            qmesh::flush(ab);
+            while (!qmesh::flush(ab))
+                if (s.give_up()) return;
             std::uint64_t got = 0;
             while (!ba.try_pop(got)) {
                 qmesh::consumer_flush(ba);
@@ -80,7 +81,8 @@ latency_result measure_pingpong(unsigned a, unsigned b, const latency_params& p)
             }
             while (!ba.try_push(std::move(v)))
                 if (s.give_up()) return;
-            qmesh::flush(ba);
+            while (!qmesh::flush(ba))
+                if (s.give_up()) return;
         }
     };
     auto o = run_pinned({a, b}, {side_a, side_b}, p.timeout);

@@ -69,7 +69,8 @@ stream_result measure_stream(unsigned a, unsigned b, const stream_params& p) {
             }
             if ((i + 1) % p.batch == 0) qmesh::flush(q);
         }
-        qmesh::flush(q);
+        while (!qmesh::flush(q))
+            if (s.give_up()) return;
     };
     auto consumer = [&](const abort_flag& abort) {
         spinner s(abort);

@@ -53,7 +53,11 @@ stress_report stress_queue(const stress_config& c) {
                     std::this_thread::yield();
                 }
             }
-            qmesh::flush(q);  // nothing may stay stranded after this
+            // Nothing may stay stranded: flush until everything is visible.
+            while (!qmesh::flush(q)) {
+                if (give_up.load(std::memory_order_relaxed)) return;
+                std::this_thread::yield();
+            }
         });
     for (unsigned k = 0; k < c.consumers; ++k)
         threads.emplace_back([&, k] {

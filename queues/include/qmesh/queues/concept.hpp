@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <limits>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace qmesh {
@@ -79,28 +80,28 @@ concept queue = requires(Q& q, const Q& cq, typename Q::value_type& out,
 } && std::constructible_from<Q, std::size_t>;
 
 // Queues that hold back published elements (batched publication, staging
-// buffers) expose flush(); it makes everything pushed so far visible to the
-// consumer. Callers use qmesh::flush(q), a no-op for the others.
+// buffers) expose flush(); it makes what was pushed so far visible to the
+// consumer, as much as fits. A flush() that returns bool says whether
+// everything is visible now (false: the ring was full, call again later).
+// Callers use qmesh::flush(q): a no-op returning true for other queues.
 template <class Q>
 concept flushable = requires(Q& q) { q.flush(); };
 
 template <class Q>
 concept consumer_flushable = requires(Q& q) { q.consumer_flush(); };
 
-namespace detail {
-// Whether qmesh::flush(q) can throw. A plain `!flushable<Q> || noexcept(q.flush())`
-// does not short-circuit: the noexcept operand is still formed, and is ill-formed
-// for a queue without flush(), so flush(q) would not compile for those.
-template <class Q>
-constexpr bool nothrow_flush() noexcept {
-    if constexpr (flushable<Q>) return noexcept(std::declval<Q&>().flush());
-    else return true;
-}
-}  // namespace detail
-
 template <queue Q>
-inline void flush(Q& q) noexcept(detail::nothrow_flush<Q>()) {
-    if constexpr (flushable<Q>) q.flush();
+inline bool flush(Q& q) noexcept {
+    if constexpr (flushable<Q>) {
+        if constexpr (std::is_same_v<decltype(q.flush()), bool>) {
+            return q.flush();
+        } else {
+            q.flush();
+            return true;
+        }
+    } else {
+        return true;
+    }
 }
 
 // The consumer-side counterpart: a queue that releases consumed slots in
