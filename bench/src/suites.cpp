@@ -222,7 +222,7 @@ json run_suites(const run_options& o, json& context) {
 
     if (wants("stream")) {
         const std::vector<std::size_t> sizes = o.quick ? std::vector<std::size_t>{8} : std::vector<std::size_t>{8, 64, 256};
-        const std::vector<std::size_t> caps = o.quick ? std::vector<std::size_t>{1024} : std::vector<std::size_t>{64, 1024};
+        const std::vector<std::size_t> caps{1024};
         const std::vector<std::size_t> batches = o.quick ? std::vector<std::size_t>{32} : std::vector<std::size_t>{1, 32};
         for (pair_t p : queue_pairs)
             for (const auto& qn : o.queues)
@@ -234,7 +234,7 @@ json run_suites(const run_options& o, json& context) {
                             configs.push_back({"stream " + tag + " " + pair_name(p), [&, p, qn, bytes, cap, batch,
                                                                                       tag](unsigned rep) {
                                 stream_params sp;
-                                sp.messages = o.quick ? 200'000 : 1'000'000;
+                                sp.messages = o.quick ? 200'000 : 500'000;
                                 sp.capacity = cap;
                                 sp.batch = batch;
                                 sp.timeout = std::chrono::milliseconds(o.quick ? 10000 : 30000);
@@ -276,7 +276,7 @@ json run_suites(const run_options& o, json& context) {
                 configs.push_back({"mesh " + qn + " n=" + std::to_string(n), [&, n, qn](unsigned rep) {
                     mesh_params mp;
                     mp.cores.assign(o.cores.begin(), o.cores.begin() + n);
-                    const std::uint64_t total = o.quick ? 100'000 : 1'000'000;
+                    const std::uint64_t total = o.quick ? 100'000 : 300'000;
                     mp.msgs_per_pair = std::max<std::uint64_t>(500, total / (std::uint64_t{n} * (n - 1)));
                     mp.timer_overhead_ns = overhead;
                     mp.timeout = std::chrono::milliseconds(o.quick ? 10000 : 30000);

@@ -7,7 +7,7 @@ qmesh=$1
 src=$2
 work=$3
 rm -rf "$work" && mkdir -p "$work"
-"$qmesh" run --suite floor,pingpong --quick --reps 2 --out "$work/smoke.json"
+"$qmesh" run --suite floor,pingpong,stream,mesh --quick --reps 2 --out "$work/smoke.json"
 /usr/bin/python3 "$src/plots/validate.py" "$work/smoke.json"
 /usr/bin/python3 "$src/plots/report.py" "$work/smoke.json" -o "$work/report"
 test -s "$work/report/report.html"
@@ -17,8 +17,12 @@ ls "$work"/report/*.png > /dev/null
 import json, subprocess, sys
 doc = json.load(open(sys.argv[1]))
 queues = {q["name"] for q in json.loads(subprocess.check_output([sys.argv[2], "list", "--json"]))}
-ran = {b["queue"] for b in doc["benchmarks"] if b["suite"] == "pingpong"}
-assert ran == queues, f"pingpong did not run: {sorted(queues - ran)}"
+for suite in ("pingpong", "stream", "mesh"):
+    ran = {b["queue"] for b in doc["benchmarks"] if b["suite"] == suite}
+    assert ran == queues, f"{suite} did not run: {sorted(queues - ran)}"
+for b in doc["benchmarks"]:
+    if b["suite"] == "mesh" and b["run_type"] == "iteration":
+        assert b["sent"] == b["received"] == b["completed"], f"mesh counters do not balance: {b['name']}"
 bad = [b["name"] for b in doc["benchmarks"] if not b["valid"]]
 assert not bad, f"invalid: {bad}"
 print(f"smoke: {len(doc['benchmarks'])} entries, {len(ran)} queues, all valid")
