@@ -26,14 +26,16 @@
 // that consumer frees nodes).
 //
 // Roles: any number of producers and consumers.
-// Progress: lock-free (when the tagged-pointer CAS is; true on x86-64 and
-// AArch64: checked with is_lock_free() in debug builds).
+// Progress: lock-free where the tagged-pointer CAS is: on x86-64 and AArch64
+// the tag is packed into the pointer, so it is a 64-bit CAS (asserted below;
+// calling q.is_lock_free() instead would need libatomic under clang).
 // Order: FIFO (the MS queue is linearizable).
 #pragma once
 
 #include <boost/lockfree/queue.hpp>
-#include <cassert>
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -46,15 +48,17 @@ namespace qmesh {
 
 template <class T, std::size_t Pad = cache_line_bytes>
 class boost_mpmc {
+#if defined(__x86_64__) || defined(__aarch64__)
+    static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
+                  "boost_mpmc is declared lock-free: its 64-bit tagged-pointer CAS must be");
+#endif
     static constexpr bool direct = detail::store_direct<T>;
     using stored = detail::stored_t<T>;
 
 public:
     using value_type = T;
 
-    explicit boost_mpmc(std::size_t capacity) : capacity_(checked(capacity)), q_(capacity) {
-        assert(q_.is_lock_free());
-    }
+    explicit boost_mpmc(std::size_t capacity) : capacity_(checked(capacity)), q_(capacity) {}
     boost_mpmc(const boost_mpmc&) = delete;
     boost_mpmc& operator=(const boost_mpmc&) = delete;
 

@@ -114,6 +114,15 @@ public:
         return m;
     }
 
+    // Producer only: how many elements try_push / try_push_bulk can take now.
+    // Re-reads the consumer's head, so the answer is as fresh as it can be;
+    // it can only grow until the producer pushes.
+    [[nodiscard]] std::size_t producer_room() noexcept {
+        // (P0) acquire, as in try_push.
+        prod_.head_cache = cons_.head.load(std::memory_order_acquire);
+        return free_slots(prod_.tail.load(std::memory_order_relaxed), prod_.head_cache);  // owner-only
+    }
+
     std::size_t capacity() const noexcept { return cfg_.size - 1; }
 
 private:

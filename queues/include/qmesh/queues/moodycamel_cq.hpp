@@ -12,23 +12,34 @@
 //
 // Bounded: we only call try_enqueue, which never allocates blocks (it only
 // allocates the one-time implicit producer of a new thread, and fails if
-// that allocation fails). The constructor reserves B = ceil(capacity/32)
-// blocks. How many elements fit is block-granular and history-dependent:
-//   - capacity() reports min(B, index_blocks) * 32, what a fresh queue
-//     accepts from one producer. index_blocks (the Traits'
-//     IMPLICIT_INITIAL_INDEX_SIZE) caps how many blocks one producer can hold
-//     without allocating; the library's default, 32, would cap every queue at
-//     1024 elements per producer, so our traits raise it to 1024 (the library
-//     documents this knob as "how many full blocks can be expected for a
-//     single implicit producer"; it costs ~24 KiB of index per producer).
-//   - A block returns to the pool only when its last element is popped and
-//     a producer cannot fill a block another producer holds. So a queue can
-//     report full with far fewer elements: one producer with B = 1 (any
-//     capacity up to 32) can find the queue full holding a single element,
-//     while the consumer is part-way through the block; several producers
-//     can each strand a part-filled block. The kind says exact_capacity =
-//     false; verification must not expect "full" at exactly capacity().
+// that allocation fails). Blocks return to the shared pool only when all 32
+// of their slots have been filled and popped, so a producer whose last push
+// left its block part-filled keeps that block for the life of the queue.
+// With a bare ConcurrentQueue(capacity) (ceil(capacity/32) blocks) that
+// deadlocks easily: capacity <= 32 means one block, and once one producer
+// thread stops mid-block no other producer can ever push again (seen in our
+// tests with 3 producers at capacity 3). So the adapter reserves blocks with
+// the library's own recipe for "at least `capacity` elements available at any
+// time with up to P implicit producers", the three-argument constructor:
+// B = ceil(capacity/32) - 1 + 2*P blocks, P = max_producers (default 4).
+// That stays deadlock-free while at most B distinct threads ever push into
+// one queue (each can strand one block); beyond that it can still starve.
 //
+// Capacity is block-granular and history-dependent:
+//   - capacity() reports min(B, index_blocks) * 32, the most a fresh queue
+//     accepts from one producer (so capacity(1) is 256 with P = 4).
+//     index_blocks (the Traits' IMPLICIT_INITIAL_INDEX_SIZE) caps how many
+//     blocks one producer can hold without allocating; the library's default,
+//     32, would cap every queue at 1024 elements per producer, so our traits
+//     raise it to 1024 (the library documents this knob as "how many full
+//     blocks can be expected for a single implicit producer"; it costs ~24 KiB
+//     of index per producer).
+//   - Full can come long before capacity(): a block part-way through being
+//     popped cannot take new elements, and other producers' part-filled
+//     blocks are not available. The library guarantees `capacity` elements
+//     fit (for up to P producers); the kind says exact_capacity = false, and
+//     verification must not expect "full" at exactly capacity().
+
 // ThreadSanitizer: the library uses std::atomic throughout, plus a few
 // standalone acquire fences in its dequeue paths, each followed by an
 // acquire load that TSan does see.
@@ -41,7 +52,19 @@
 // Order: FIFO per producer.
 #pragma once
 
+// GCC 12+ with -fsanitize=thread warns (-Wtsan, an error under -Werror) at
+// every std::atomic_thread_fence, which TSan does not model; the library's
+// fences are inline code of this include, so silence it for the include only.
+#if defined(__SANITIZE_THREAD__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wtsan"
+#define QMESH_SILENCED_WTSAN
+#endif
 #include <concurrentqueue/concurrentqueue.h>
+#ifdef QMESH_SILENCED_WTSAN
+#pragma GCC diagnostic pop
+#undef QMESH_SILENCED_WTSAN
+#endif
 
 #include <cstddef>
 #include <limits>
@@ -68,8 +91,11 @@ public:
     static constexpr std::size_t block_size = queue_type::BLOCK_SIZE;
     static constexpr std::size_t index_blocks = queue_type::IMPLICIT_INITIAL_INDEX_SIZE;
 
-    explicit moodycamel_cq(std::size_t capacity)
-        : q_(checked(capacity)), capacity_(reported(capacity)) {}
+    static constexpr std::size_t default_max_producers = 4;
+
+    explicit moodycamel_cq(std::size_t capacity, std::size_t max_producers = default_max_producers)
+        : q_(checked(capacity), 0, max_producers == 0 ? 1 : max_producers),
+          capacity_(reported(capacity, max_producers == 0 ? 1 : max_producers)) {}
     moodycamel_cq(const moodycamel_cq&) = delete;
     moodycamel_cq& operator=(const moodycamel_cq&) = delete;
 
@@ -93,8 +119,10 @@ private:
             throw std::length_error("moodycamel_cq: capacity too large");
         return capacity;
     }
-    static std::size_t reported(std::size_t capacity) noexcept {
-        const std::size_t blocks = (capacity + block_size - 1) / block_size;
+    // The blocks the three-argument constructor reserves, capped by what one
+    // producer's block index can hold.
+    static std::size_t reported(std::size_t capacity, std::size_t producers) noexcept {
+        const std::size_t blocks = (capacity + block_size - 1) / block_size - 1 + 2 * producers;
         return (blocks < index_blocks ? blocks : index_blocks) * block_size;
     }
 

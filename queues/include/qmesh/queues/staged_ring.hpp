@@ -5,28 +5,32 @@
 // submit_item appends the message to a sender-private FIFO
 // (`_tx.a.pending_fifo`); when that FIFO reaches `batch_size` (16), or when
 // the sender's reactor polls (`flush_request_batch`), `move_pending` pushes
-// as much of it as fits into the shared SPSC ring (`_pending`, a 128-slot
+// it into the shared SPSC ring (`_pending`, a 128-slot
 // boost::lockfree::spsc_queue) with one range push, i.e. one index store
 // for the whole batch, so the receiver's core sees the ring's tail line
-// change once per batch. Here the ring is our cached_ring (cached_ring.hpp),
-// moved into with cached_ring::try_push_bulk, and the staging buffer is
-// bounded by the batch size (Seastar's is an unbounded std::deque, limited
-// by a semaphore above it).
+// change once per batch instead of once per message. Here the ring is our
+// cached_ring (cached_ring.hpp), filled with cached_ring::try_push_bulk.
+//
+// One deliberate difference. Seastar's pending FIFO is unbounded and
+// move_pending moves only what fits, leaving the rest for the next poll.
+// Here a staged element *reserves* a ring slot: try_push stages an element
+// only if the ring (as the producer last saw it) has a free slot for it and
+// for every element already staged. So flush() always moves everything,
+// which is what qmesh::flush promises ("makes everything pushed so far
+// visible"), and nothing can be stranded in staging by a full ring.
 //
 // Semantics:
 //   - try_push stages the element; when the staging buffer reaches the batch
-//     size it is moved into the ring (as much as fits). try_push fails only
-//     when the staging buffer is full and the ring cannot take any of it.
-//   - flush() (producer) moves as much of the staging buffer as fits into the
-//     ring now. It returns true when nothing is left staged. A producer that
-//     stops pushing must call flush() (qmesh::flush) or the consumer never
-//     sees its last partial batch.
+//     size it is moved into the ring (one publication). try_push fails only
+//     when the ring, counting staged elements, is full: capacity() elements.
+//   - flush() (producer) moves the whole staging buffer into the ring now.
+//     A producer that stops pushing must call it (qmesh::flush), or the
+//     consumer never sees its last partial batch.
 //   - try_pop takes from the ring only: staged elements are invisible to the
-//     consumer until a flush moves them.
-//   - capacity() = ring capacity (the number asked for) + staging size: both
-//     hold elements. In a single thread the queue behaves exactly as a
-//     bounded FIFO of capacity() elements if flush() is called before each
-//     try_pop.
+//     consumer until a flush.
+//   - capacity() = the capacity asked for: ring slots, staged or published.
+//     In one thread the queue is an exact bounded FIFO if flush() is called
+//     after each try_push (or before each try_pop).
 //
 // Roles: one producer thread, one consumer thread.
 // Progress: wait-free (bounded steps; a batch move is at most `batch` moves).
@@ -34,6 +38,7 @@
 #pragma once
 
 #include <atomic>
+#include <cassert>
 #include <cstddef>
 #include <stdexcept>
 #include <type_traits>
@@ -53,7 +58,7 @@ public:
     static constexpr std::size_t default_batch = 16;  // Seastar's smp batch_size
 
     explicit staged_ring(std::size_t capacity, std::size_t batch = default_batch)
-        : ring_(capacity), stage_{batch_size(capacity, batch)} {}
+        : ring_(capacity), stage_{batch_size(capacity, batch), capacity} {}
     staged_ring(const staged_ring&) = delete;
     staged_ring& operator=(const staged_ring&) = delete;
 
@@ -62,12 +67,15 @@ public:
     ~staged_ring() { drop_oldest(stage_.count); }
 
     [[nodiscard]] bool try_push(T&& v) noexcept(std::is_nothrow_move_constructible_v<T>) {
-        if (stage_.count == stage_.size) {
-            flush();
-            if (stage_.count == stage_.size) return false;
+        if (stage_.unreserved == 0) {
+            // Our view of the ring says no free slot: look again ((P0) inside).
+            stage_.unreserved = ring_.producer_room() - stage_.count;
+            if (stage_.unreserved == 0) return false;
         }
         stage_.slots.construct(stage_index(stage_.count), std::move(v));
-        if (++stage_.count == stage_.size) flush();
+        ++stage_.count;
+        --stage_.unreserved;
+        if (stage_.count == stage_.size) flush();
         return true;
     }
 
@@ -75,15 +83,17 @@ public:
         return ring_.try_pop(out);
     }
 
-    // Producer only: moves staged elements into the ring, oldest first, as
-    // many as fit, published with one release store (cached_ring's (P1)).
-    // True when the staging buffer is empty afterwards.
-    bool flush() noexcept(std::is_nothrow_move_constructible_v<T>) {
-        if (stage_.count == 0) return true;
+    // Producer only: moves every staged element into the ring, oldest first,
+    // published with one release store (cached_ring's (P1)). Always complete:
+    // each staged element holds a reserved ring slot.
+    void flush() noexcept(std::is_nothrow_move_constructible_v<T>) {
+        if (stage_.count == 0) return;
         std::size_t calls = 0;
         auto next_elem = [&]() noexcept -> T&& { return std::move(stage_.slots[stage_index(calls++)]); };
         if constexpr (std::is_nothrow_move_constructible_v<T>) {
-            drop_oldest(ring_.try_push_bulk(stage_.count, next_elem));
+            const std::size_t moved = ring_.try_push_bulk(stage_.count, next_elem);
+            assert(moved == stage_.count && "a staged element lost its reserved ring slot");
+            drop_oldest(moved);
         } else {
             try {
                 drop_oldest(ring_.try_push_bulk(stage_.count, next_elem));
@@ -94,10 +104,9 @@ public:
                 throw;
             }
         }
-        return stage_.count == 0;
     }
 
-    std::size_t capacity() const noexcept { return ring_.capacity() + stage_.size; }
+    std::size_t capacity() const noexcept { return ring_.capacity(); }
     std::size_t batch() const noexcept { return stage_.size; }
 
 private:
@@ -108,6 +117,10 @@ private:
     std::size_t stage_next(std::size_t i) const noexcept {
         return i + 1 == stage_.size ? 0 : i + 1;
     }
+    std::size_t stage_index(std::size_t k) const noexcept {
+        const std::size_t i = stage_.head + k;
+        return i >= stage_.size ? i - stage_.size : i;
+    }
     // Ends the k oldest staged elements (already moved into the ring).
     void drop_oldest(std::size_t k) noexcept {
         for (std::size_t j = 0; j < k; ++j) {
@@ -116,19 +129,19 @@ private:
         }
         stage_.count -= k;
     }
-    std::size_t stage_index(std::size_t k) const noexcept {
-        const std::size_t i = stage_.head + k;
-        return i >= stage_.size ? i - stage_.size : i;
-    }
 
     // Producer-private: a small FIFO ring of up to `size` staged elements.
-    // The consumer never touches it. Invariant: slots head .. head+count-1
-    // (mod size) hold live elements, older first; the others hold none.
+    // The consumer never touches it. Invariants: slots head .. head+count-1
+    // (mod size) hold live elements, older first, and the others hold none;
+    // count + unreserved <= the ring's free slots as the producer last saw
+    // them (the consumer only ever frees more), so a flush always fits.
     struct alignas(Pad) staging {
-        explicit staging(std::size_t n) : size(n), slots(n) {}
+        staging(std::size_t n, std::size_t ring_capacity)
+            : size(n), unreserved(ring_capacity), slots(n) {}
         std::size_t size;  // the batch size; read-only after construction
         std::size_t head = 0;
         std::size_t count = 0;
+        std::size_t unreserved;  // known-free ring slots not yet claimed by staging
         detail::slots<T> slots;
     };
     static_assert(alignof(staging) == Pad, "staging must start on its own padded line");

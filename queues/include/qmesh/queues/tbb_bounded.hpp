@@ -20,6 +20,10 @@
 //
 // Link: the notifications live in libtbb, so users link TBB::tbb.
 //
+// ThreadSanitizer: TBB's default page allocator lives in uninstrumented
+// libtbb, so TSan reports recycled pages as races; under TSan (only) the
+// adapter gives the queue std::allocator instead (detail::tbb_allocator).
+//
 // Elements: moved in (try_push(T&&) moves only when there is room, so v is
 // untouched when the queue is full) and moved out; leftovers are destroyed by
 // the library's destructor.
@@ -33,18 +37,34 @@
 
 #include <cstddef>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
 
 #include "qmesh/queues/concept.hpp"
 #include "qmesh/queues/config.hpp"
+#include "qmesh/queues/detail/tsan.hpp"
 
 namespace qmesh {
 
+namespace detail {
+#if QMESH_TSAN
+// Under ThreadSanitizer the pages come from std::allocator: TBB's default
+// cache_aligned_allocator lives in (uninstrumented) libtbb, so TSan cannot
+// see a recycled page as freshly allocated and reports the page's
+// construction as a race with whatever used that memory before.
+template <class T>
+using tbb_allocator = std::allocator<T>;
+#else
+template <class T>
+using tbb_allocator = tbb::cache_aligned_allocator<T>;
+#endif
+}  // namespace detail
+
 template <class T, std::size_t Pad = cache_line_bytes>
 class tbb_bounded {
-    using queue_type = tbb::concurrent_bounded_queue<T>;
+    using queue_type = tbb::concurrent_bounded_queue<T, detail::tbb_allocator<T>>;
 
 public:
     using value_type = T;
