@@ -6,6 +6,7 @@
 // them and the command that replays the configuration sequence.
 #include <random>
 
+#include "mutants.hpp"
 #include "test_support.hpp"
 #include "verify.hpp"
 
@@ -33,6 +34,21 @@ TYPED_TEST(queue_concurrent, exactly_once_and_ordered) {
                           << "c, " << c.items_per_producer << " items each: " << r.violation
                           << "\n  reproduce: qmesh verify --queue " << K::traits.name << " --seed " << seed;
     }
+}
+
+// The concurrent tier catches real defects: a dropped element and a
+// consumer that never returns slots (the deadline turns the stall into a
+// failure instead of a hang).
+TEST(queue_concurrent_mutants, each_defect_is_caught) {
+    bench::stress_config c;
+    c.capacity = 3;
+    c.items_per_producer = 10000;
+    c.timeout_ms = 2000;
+    const auto dropped = bench::stress_queue<broken_lamport_kind<lamport_bug::pop_skips_slot_zero_once_wrapped>>(c);
+    EXPECT_FALSE(dropped.ok);
+    const auto stalled = bench::stress_queue<broken_lamport_kind<lamport_bug::head_never_published>>(c);
+    EXPECT_FALSE(stalled.ok);
+    EXPECT_NE(stalled.violation.find("arrived"), std::string::npos) << stalled.violation;
 }
 
 }  // namespace
