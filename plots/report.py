@@ -366,7 +366,12 @@ def _plot_series(ax, series: dict, key_names: list):
     if "queue" not in varying:
         varying.insert(0, "queue")
     invalid_labelled = False
-    for key, points in series.items():
+    # Matplotlib's colour cycle has 10 colours and the registry more queues:
+    # the line style changes with every lap of the cycle, so no two series
+    # look alike.
+    styles = ["-", "--", ":", "-."]
+    n_colors = len(plt().rcParams["axes.prop_cycle"].by_key().get("color", [None] * 10))
+    for index, (key, points) in enumerate(series.items()):
         points.sort(key=lambda p: p[0])
         good = [(x, s) for x, s in points if not s.invalid]
         bad = [(x, s) for x, s in points if s.invalid]
@@ -374,7 +379,8 @@ def _plot_series(ax, series: dict, key_names: list):
         if good:
             ss = [s for _, s in good]
             drawn = ax.errorbar([x for x, _ in good], [s.median for s in ss], yerr=_errs(ss),
-                                marker="o", markersize=4, capsize=2, label=label)
+                                marker="os^D"[(index // n_colors) % 4], markersize=4, capsize=2,
+                                linestyle=styles[(index // n_colors) % len(styles)], label=label)
             color = drawn.lines[0].get_color()
         else:
             color = INVALID_COLOR
