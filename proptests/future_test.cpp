@@ -2,6 +2,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "qmesh/runtime/combinators.hpp"
 #include "qmesh/runtime/future.hpp"
 #include "test_support.hpp"
 
@@ -151,6 +152,102 @@ TEST(future, coroutines_await_and_propagate) {
     pc.set_value();
     rt::run_tasks();
     EXPECT_THROW(g.get(), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace qmesh::test
+
+namespace qmesh::test {
+namespace {
+
+TEST(combinators, when_all_waits_for_every_future_and_keeps_failures) {
+    promise<int> a;
+    promise<> b;
+    auto all = rt::when_all(a.get_future(), b.get_future());
+    EXPECT_FALSE(all.available());
+    b.set_exception(std::runtime_error("b"));
+    rt::run_tasks();
+    EXPECT_FALSE(all.available());
+    a.set_value(1);
+    rt::run_tasks();
+    ASSERT_TRUE(all.available());
+    auto [fa, fb] = all.get();
+    EXPECT_EQ(fa.get(), 1);
+    EXPECT_THROW(fb.get(), std::runtime_error);
+}
+
+TEST(combinators, when_all_succeed_values_or_first_failure) {
+    auto ok = rt::when_all_succeed(make_ready_future<int>(1), make_ready_future<std::string>("x"));
+    rt::run_tasks();
+    auto [i, s] = ok.get();
+    EXPECT_EQ(i, 1);
+    EXPECT_EQ(s, "x");
+
+    const auto before = rt::unhandled_failures();
+    std::vector<future<int>> v;
+    v.push_back(make_ready_future<int>(1));
+    v.push_back(make_exception_future<int>(std::logic_error("first")));
+    v.push_back(make_exception_future<int>(std::runtime_error("second")));
+    auto bad = rt::when_all_succeed(std::move(v));
+    rt::run_tasks();
+    EXPECT_THROW(bad.get(), std::logic_error);
+    EXPECT_EQ(rt::unhandled_failures(), before);  // the second failure was observed too
+}
+
+TEST(combinators, repeat_and_do_until_loop_without_growing_the_stack) {
+    int n = 0;
+    auto r = rt::repeat([&] { return ++n == 100000 ? rt::stop_iteration::yes : rt::stop_iteration::no; });
+    rt::run_tasks();
+    ASSERT_TRUE(r.available());
+    r.get();
+    EXPECT_EQ(n, 100000);
+
+    int m = 0;
+    promise<> gate;
+    auto gated = gate.get_future();
+    auto d = rt::do_until([&] { return m == 3; }, [&]() -> future<> {
+        ++m;
+        if (m == 2) return std::move(gated);  // one iteration waits
+        return make_ready_future<>();
+    });
+    rt::run_tasks();
+    EXPECT_EQ(m, 2);
+    EXPECT_FALSE(d.available());
+    gate.set_value();
+    rt::run_tasks();
+    EXPECT_EQ(m, 3);
+    d.get();
+}
+
+TEST(combinators, parallel_for_each_starts_all_then_waits) {
+    std::vector<promise<>> ps(3);
+    int started = 0;
+    auto f = rt::parallel_for_each(std::vector<int>{0, 1, 2}, [&](int i) {
+        ++started;
+        return ps[static_cast<std::size_t>(i)].get_future();
+    });
+    EXPECT_EQ(started, 3);
+    ps[2].set_value();
+    ps[0].set_value();
+    rt::run_tasks();
+    EXPECT_FALSE(f.available());
+    ps[1].set_exception(std::runtime_error("one"));
+    rt::run_tasks();
+    EXPECT_THROW(f.get(), std::runtime_error);
+}
+
+TEST(combinators, do_with_keeps_the_object_alive_until_done) {
+    promise<> later;
+    auto counter = std::make_shared<int>(0);
+    std::weak_ptr<int> watch = counter;
+    auto f = rt::do_with(std::move(counter), [&](std::shared_ptr<int>& c) {
+        return later.get_future().then([&c] { return ++*c; });
+    });
+    EXPECT_FALSE(watch.expired());
+    later.set_value();
+    rt::run_tasks();
+    EXPECT_EQ(f.get(), 1);
+    EXPECT_TRUE(watch.expired());
 }
 
 }  // namespace

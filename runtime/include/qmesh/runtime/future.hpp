@@ -383,6 +383,11 @@ public:
     }
     T await_resume() { return get(); }
 
+    // Resumes h once this (pending) future is available; keeps the outcome.
+    void resume_when_available(std::coroutine_handle<> h) {
+        attach([h](detail::state<T>&) mutable { h.resume(); }, /*keep_ref=*/true);
+    }
+
 private:
     template <class>
     friend class promise;
@@ -441,6 +446,20 @@ future<T> make_exception_future(std::exception_ptr ex) noexcept {
     s->ex = std::move(ex);
     s->st = detail::state<T>::status::failed;
     return future<T>(s);
+}
+
+// co_await wait_available(f): suspends until f is available, leaving its
+// value or exception in f (a plain `co_await f` takes it out).
+template <class T>
+struct available_awaiter {
+    future<T>& f;
+    bool await_ready() const noexcept { return f.available(); }
+    void await_suspend(std::coroutine_handle<> h) { f.resume_when_available(h); }
+    void await_resume() const noexcept {}
+};
+template <class T>
+available_awaiter<T> wait_available(future<T>& f) noexcept {
+    return {f};
 }
 
 }  // namespace qmesh::rt

@@ -1,0 +1,107 @@
+// qmesh/runtime/combinators.hpp: waiting for several futures, loops, and
+// keeping an object alive across a chain. All are coroutines over
+// future<T>, so a loop whose body is ready at once does not grow the stack.
+#pragma once
+
+#include <exception>
+#include <memory>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "qmesh/runtime/future.hpp"
+
+namespace qmesh::rt {
+
+// when_all(f1, f2, ...): resolves when every future is available, with the
+// futures themselves (each holds a value or an exception). Never fails.
+template <class... T>
+future<std::tuple<future<T>...>> when_all(future<T>... fs) {
+    // Waiting on each in turn is enough: they all progress meanwhile.
+    (co_await wait_available(fs), ...);
+    co_return std::tuple<future<T>...>(std::move(fs)...);
+}
+
+template <class T>
+future<std::vector<future<T>>> when_all(std::vector<future<T>> fs) {
+    for (auto& f : fs) co_await wait_available(f);
+    co_return std::move(fs);
+}
+
+// when_all_succeed(f1, f2, ...): the values, once all are available; fails
+// with the first (in argument order) exception if any failed, after all are
+// available, so no failure goes unobserved.
+template <class... T>
+    requires(!std::is_void_v<T> && ...)
+future<std::tuple<T...>> when_all_succeed(future<T>... fs) {
+    (co_await wait_available(fs), ...);
+    std::exception_ptr first;
+    auto take_failure = [&first](auto& f) {
+        if (!f.failed()) return;
+        auto e = f.get_exception();  // observed, even when not the first
+        if (!first) first = e;
+    };
+    (take_failure(fs), ...);
+    if (first) std::rethrow_exception(first);
+    co_return std::tuple<T...>(fs.get()...);
+}
+
+template <class T>
+auto when_all_succeed(std::vector<future<T>> fs)
+    -> future<std::conditional_t<std::is_void_v<T>, void, std::vector<detail::stored_t<T>>>> {
+    for (auto& f : fs) co_await wait_available(f);
+    std::exception_ptr first;
+    for (auto& f : fs)
+        if (f.failed()) {
+            auto e = f.get_exception();
+            if (!first) first = e;
+        }
+    if (first) std::rethrow_exception(first);
+    if constexpr (std::is_void_v<T>) {
+        co_return;
+    } else {
+        std::vector<T> values;
+        values.reserve(fs.size());
+        for (auto& f : fs) values.push_back(f.get());
+        co_return values;
+    }
+}
+
+enum class stop_iteration : bool { no = false, yes = true };
+
+// repeat(f): calls f() (returning stop_iteration or a future of it) until it
+// says yes.
+template <class F>
+future<> repeat(F f) {
+    for (;;) {
+        const stop_iteration s = co_await futurize_invoke(f);
+        if (s == stop_iteration::yes) co_return;
+    }
+}
+
+// do_until(stop, f): while !stop(), waits for f().
+template <class Stop, class F>
+future<> do_until(Stop stop, F f) {
+    while (!stop()) co_await futurize_invoke(f);
+}
+
+// parallel_for_each(range, f): starts f(x) for every element at once, then
+// waits for all; fails with the first exception after all have finished.
+template <class Range, class F>
+future<> parallel_for_each(Range range, F f) {
+    std::vector<future<>> fs;
+    for (auto&& x : range) fs.push_back(futurize_invoke([&] { return f(x); }).discard_result());
+    co_await when_all_succeed(std::move(fs));
+}
+
+// do_with(obj, f): moves obj somewhere stable, calls f(obj&), and keeps obj
+// alive until the future f returned is available.
+template <class T, class F>
+auto do_with(T&& obj, F f) {
+    auto held = std::make_unique<std::decay_t<T>>(std::forward<T>(obj));
+    auto& ref = *held;
+    return futurize_invoke([&] { return f(ref); }).finally([held = std::move(held)] {});
+}
+
+}  // namespace qmesh::rt
