@@ -15,7 +15,7 @@ PACKAGES := cmake ninja-build g++ git pkg-config \
 	libboost-dev libreaderwriterqueue-dev libconcurrentqueue-dev libtbb-dev \
 	python3 python3-matplotlib
 
-BENCH_SUITES ?= floor,pingpong,stream,mesh
+BENCH_SUITES ?= floor,pingpong,submit,stream,mesh
 BENCH_ARGS ?=
 
 # (build-NAME and test-NAME are pattern rules: make skips implicit rules for .PHONY targets)

@@ -16,6 +16,7 @@
 #include "measure.hpp"
 #include "mesh_measure.hpp"
 #include "stream_measure.hpp"
+#include "submit_measure.hpp"
 #include "qmesh/queues/registry.hpp"
 #include "qmesh/runtime/topology.hpp"
 #include "run.hpp"
@@ -154,7 +155,7 @@ void add_aggregates(json& benchmarks) {
             a["valid"] = all_valid;
             if (std::string(name) == "median") {
                 for (const char* f : {"p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "floor_p50_ns", "floor_ratio",
-                                      "msgs_per_s"}) {
+                                      "raw_p50_ns", "raw_ratio", "msgs_per_s"}) {
                     json m = field_median(f);
                     if (!m.is_null()) a[f] = m;
                 }
@@ -217,6 +218,34 @@ json run_suites(const run_options& o, json& context) {
                                        e["batch"] = 1;
                                        if (f.ok) e["floor_p50_ns"] = f.p50;
                                        e["floor_ratio"] = f.ok && r.ok && f.p50 > 0 ? json(r.p50 / f.p50) : json(nullptr);
+                                       return e;
+                                   }});
+
+    if (wants("submit"))
+        for (pair_t p : queue_pairs)
+            for (const auto& qn : o.queues)
+                configs.push_back({"submit " + qn + " " + pair_name(p), [&, p, qn](unsigned rep) {
+                                       // Floor, raw queue round trip, submit_to round trip:
+                                       // adjacent, on the same pair.
+                                       const latency_result f = floor_on(p);
+                                       latency_result raw, sub;
+                                       all_queues::with(qn, [&]<class K>() {
+                                           raw = measure_pingpong<K>(p.first, p.second, lp);
+                                           sub = measure_submit<K>(p.first, p.second, lp);
+                                       });
+                                       json e = base_entry("submit", qn, p, rep, o.reps);
+                                       put_latency(e, sub);
+                                       if (!raw.ok && sub.ok) {
+                                           e["valid"] = false;
+                                           e["error_message"] = "raw round trip: " + raw.error;
+                                       }
+                                       e["capacity"] = lp.capacity;
+                                       e["msg_bytes"] = 8;
+                                       e["batch"] = 1;
+                                       if (f.ok) e["floor_p50_ns"] = f.p50;
+                                       e["floor_ratio"] = f.ok && sub.ok && f.p50 > 0 ? json(sub.p50 / f.p50) : json(nullptr);
+                                       if (raw.ok) e["raw_p50_ns"] = raw.p50;
+                                       e["raw_ratio"] = raw.ok && sub.ok && raw.p50 > 0 ? json(sub.p50 / raw.p50) : json(nullptr);
                                        return e;
                                    }});
 

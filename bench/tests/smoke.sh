@@ -7,7 +7,7 @@ qmesh=$1
 src=$2
 work=$3
 rm -rf "$work" && mkdir -p "$work"
-"$qmesh" run --suite floor,pingpong,stream,mesh --quick --reps 2 --out "$work/smoke.json"
+"$qmesh" run --suite floor,pingpong,submit,stream,mesh --quick --reps 2 --out "$work/smoke.json"
 /usr/bin/python3 "$src/plots/validate.py" "$work/smoke.json"
 /usr/bin/python3 "$src/plots/report.py" "$work/smoke.json" -o "$work/report"
 test -s "$work/report/report.html"
@@ -17,7 +17,7 @@ ls "$work"/report/*.png > /dev/null
 import json, subprocess, sys
 doc = json.load(open(sys.argv[1]))
 queues = {q["name"] for q in json.loads(subprocess.check_output([sys.argv[2], "list", "--json"]))}
-for suite in ("pingpong", "stream", "mesh"):
+for suite in ("pingpong", "submit", "stream", "mesh"):
     ran = {b["queue"] for b in doc["benchmarks"] if b["suite"] == suite}
     assert ran == queues, f"{suite} did not run: {sorted(queues - ran)}"
 for b in doc["benchmarks"]:

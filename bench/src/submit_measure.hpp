@@ -1,0 +1,71 @@
+// bench/src/submit_measure.hpp: the price of f/p/c: submit_to's round trip
+// between two reactors, timed like the raw queue round trip (pingpong) and
+// the floor, so the three divide fairly.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "measure.hpp"
+#include "qmesh/runtime/smp.hpp"
+
+namespace qmesh::bench {
+
+template <class Mesh>
+rt::future<> submit_loop(Mesh& mesh, histogram& h, const latency_params& p) {
+    const std::uint64_t total = p.warmup + p.samples;
+    for (std::uint64_t i = 0; i < total; ++i) {
+        const std::uint64_t t0 = now_ns();
+        const std::uint64_t got = co_await mesh.submit_to(1, [i] { return i; });
+        const std::uint64_t t1 = now_ns();
+        if (got != i) throw std::runtime_error("submit_to " + std::to_string(i) + " returned " + std::to_string(got));
+        if (i >= p.warmup) h.record(net(t0, t1, p.timer_overhead_ns));
+    }
+}
+
+// Reactor 0 on core a submits to reactor 1 on core b, one request at a time
+// (the receiver idles, busy-polling, between requests).
+template <queue_kind K>
+latency_result measure_submit(unsigned a, unsigned b, const latency_params& p) {
+    rt::smp_config cfg;
+    cfg.cores = {a, b};
+    cfg.queue_capacity = p.capacity;
+    cfg.max_inflight = 1;
+    std::atomic<bool> abort{false};
+    cfg.abort = &abort;
+    rt::smp<K> mesh(cfg);
+    histogram h;
+    // Watchdog, as in the other measurements.
+    std::mutex mu;
+    std::condition_variable cv;
+    bool finished = false;
+    std::thread watchdog([&] {
+        std::unique_lock lock(mu);
+        const auto deadline = clock::now() + p.timeout;
+        while (!finished)
+            if (cv.wait_until(lock, std::min(deadline, clock::now() + std::chrono::milliseconds(100))) ==
+                    std::cv_status::timeout &&
+                (clock::now() >= deadline || interrupted())) {
+                abort.store(true, std::memory_order_relaxed);
+                return;
+            }
+    });
+    run_outcome o;
+    try {
+        mesh.run([&] { return submit_loop(mesh, h, p); });
+    } catch (const std::exception& e) {
+        o = {false, abort.load() ? std::string("timed out or interrupted") : std::string(e.what())};
+    }
+    {
+        std::lock_guard lock(mu);
+        finished = true;
+    }
+    cv.notify_one();
+    watchdog.join();
+    return summarise(h, o);
+}
+
+}  // namespace qmesh::bench
