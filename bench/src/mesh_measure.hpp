@@ -88,29 +88,7 @@ mesh_result measure_mesh(const mesh_params& p) {
     // Watchdog: a queue that deadlocks or starves aborts the mesh (its
     // reactors stop without draining) and the result is marked failed.
     std::atomic<bool> abort{false};
-    std::mutex mu;
-    std::condition_variable cv;
-    bool finished = false;
-    std::thread watchdog([&] {
-        std::unique_lock lock(mu);
-        const auto deadline = clock::now() + p.timeout;
-        while (!finished) {
-            if (cv.wait_until(lock, std::min(deadline, clock::now() + std::chrono::milliseconds(100))) ==
-                    std::cv_status::timeout &&
-                (clock::now() >= deadline || interrupted())) {
-                abort.store(true, std::memory_order_relaxed);
-                return;
-            }
-        }
-    });
-    auto stop_watchdog = [&] {
-        {
-            std::lock_guard lock(mu);
-            finished = true;
-        }
-        cv.notify_one();
-        watchdog.join();
-    };
+    watchdog dog(abort, p.timeout);
     cfg.abort = &abort;
     rt::smp<K> mesh(cfg);
 
@@ -137,13 +115,13 @@ mesh_result measure_mesh(const mesh_params& p) {
             });
         });
     } catch (const std::exception& e) {
-        stop_watchdog();
+        dog.stop();
         r.error = abort.load() ? (interrupted() ? "interrupted" : "timed out after " +
                                   std::to_string(p.timeout.count()) + " ms (deadlock or starvation)")
                                : e.what();
         return r;
     }
-    stop_watchdog();
+    dog.stop();
     r.totals = mesh.totals();
     std::uint64_t start = UINT64_MAX, end = 0, wrong = 0;
     histogram all;

@@ -29,6 +29,40 @@ extern "C" void on_signal(int) { g_interrupted = 1; }
 
 bool interrupted() noexcept { return g_interrupted != 0; }
 
+struct watchdog::impl {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool finished = false;
+    std::thread thread;
+};
+
+watchdog::watchdog(std::atomic<bool>& abort, std::chrono::milliseconds timeout) : impl_(std::make_unique<impl>()) {
+    impl_->thread = std::thread([this, &abort, timeout] {
+        std::unique_lock lock(impl_->mu);
+        const auto deadline = clock::now() + timeout;
+        while (!impl_->finished) {
+            impl_->cv.wait_until(lock, std::min(deadline, clock::now() + std::chrono::milliseconds(100)));
+            if (!impl_->finished && (clock::now() >= deadline || interrupted())) {
+                // Relaxed: a request to give up, it carries no data.
+                abort.store(true, std::memory_order_relaxed);
+                return;
+            }
+        }
+    });
+}
+
+watchdog::~watchdog() { stop(); }
+
+void watchdog::stop() {
+    if (!impl_->thread.joinable()) return;
+    {
+        std::lock_guard lock(impl_->mu);
+        impl_->finished = true;
+    }
+    impl_->cv.notify_one();
+    impl_->thread.join();
+}
+
 void install_interrupt_handler() {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,23 @@ struct run_outcome {
 run_outcome run_pinned(const std::vector<unsigned>& cores,
                        const std::vector<std::function<void(const abort_flag&)>>& fns,
                        std::chrono::milliseconds timeout);
+
+// For measurements that cannot watch an abort_flag themselves (the mesh,
+// which watches an atomic through smp_config::abort): raises `abort` once
+// `timeout` has passed, or on an interrupt, unless stopped first. Sleeps on a
+// condition variable, waking ten times a second at most.
+class watchdog {
+public:
+    watchdog(std::atomic<bool>& abort, std::chrono::milliseconds timeout);
+    watchdog(const watchdog&) = delete;
+    watchdog& operator=(const watchdog&) = delete;
+    ~watchdog();
+    void stop();  // idempotent; joins the watchdog thread
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
 
 // Raised by SIGINT/SIGTERM: the run stops after the measurement in progress.
 bool interrupted() noexcept;

@@ -38,33 +38,14 @@ latency_result measure_submit(unsigned a, unsigned b, const latency_params& p) {
     cfg.abort = &abort;
     rt::smp<K> mesh(cfg);
     histogram h;
-    // Watchdog, as in the other measurements.
-    std::mutex mu;
-    std::condition_variable cv;
-    bool finished = false;
-    std::thread watchdog([&] {
-        std::unique_lock lock(mu);
-        const auto deadline = clock::now() + p.timeout;
-        while (!finished)
-            if (cv.wait_until(lock, std::min(deadline, clock::now() + std::chrono::milliseconds(100))) ==
-                    std::cv_status::timeout &&
-                (clock::now() >= deadline || interrupted())) {
-                abort.store(true, std::memory_order_relaxed);
-                return;
-            }
-    });
+    watchdog dog(abort, p.timeout);
     run_outcome o;
     try {
         mesh.run([&] { return submit_loop(mesh, h, p); });
     } catch (const std::exception& e) {
         o = {false, abort.load() ? std::string("timed out or interrupted") : std::string(e.what())};
     }
-    {
-        std::lock_guard lock(mu);
-        finished = true;
-    }
-    cv.notify_one();
-    watchdog.join();
+    dog.stop();
     return summarise(h, o);
 }
 
