@@ -85,6 +85,18 @@ void put_latency(json& e, const latency_result& r) {
     e["max_ns"] = r.max;
 }
 
+// The fields of a throughput measurement; real_time is ns per message.
+void put_throughput(json& e, bool ok, const std::string& error, double msgs_per_s, std::uint64_t iterations) {
+    const double ns_per_msg = ok && msgs_per_s > 0 ? 1e9 / msgs_per_s : 0;
+    e["real_time"] = ns_per_msg;
+    e["cpu_time"] = ns_per_msg;
+    e["time_unit"] = "ns";
+    e["iterations"] = iterations;
+    e["valid"] = ok;
+    if (!ok) e["error_message"] = error;
+    e["msgs_per_s"] = msgs_per_s;
+}
+
 class progress {
 public:
     explicit progress(std::size_t total) : total_(total), tty_(::isatty(2) != 0), start_(clock::now()) {}
@@ -160,6 +172,10 @@ void add_aggregates(json& benchmarks) {
                     if (!m.is_null()) a[f] = m;
                 }
                 a["spread"] = med != 0 ? mad(t) / med : 0.0;
+                // 95 % confidence interval of the mean real_time (Student's t).
+                const double hw = ci95_half_width(t);
+                a["ci95_low"] = mn - hw;
+                a["ci95_high"] = mn + hw;
             }
             aggs.push_back(std::move(a));
         }
@@ -275,14 +291,7 @@ json run_suites(const run_options& o, json& context) {
                                 });
                                 json e = base_entry("stream", qn, p, rep, o.reps);
                                 e["name"] = e["run_name"] = "stream/" + tag + "/" + pair_name(p);
-                                const double ns_per_msg = r.ok && r.msgs_per_s > 0 ? 1e9 / r.msgs_per_s : 0;
-                                e["real_time"] = ns_per_msg;
-                                e["cpu_time"] = ns_per_msg;
-                                e["time_unit"] = "ns";
-                                e["iterations"] = r.received;
-                                e["valid"] = r.ok;
-                                if (!r.ok) e["error_message"] = r.error;
-                                e["msgs_per_s"] = r.msgs_per_s;
+                                put_throughput(e, r.ok, r.error, r.msgs_per_s, r.received);
                                 e["msg_bytes"] = bytes;
                                 e["capacity"] = cap;
                                 e["batch"] = batch;
@@ -321,14 +330,7 @@ json run_suites(const run_options& o, json& context) {
                     e["cores"] = mp.cores;
                     e["threads"] = n;
                     e["relation"] = std::string(rt::to_string(widest));
-                    const double ns_per_msg = r.ok && r.msgs_per_s > 0 ? 1e9 / r.msgs_per_s : 0;
-                    e["real_time"] = ns_per_msg;
-                    e["cpu_time"] = ns_per_msg;
-                    e["time_unit"] = "ns";
-                    e["iterations"] = r.totals.completed;
-                    e["valid"] = r.ok;
-                    if (!r.ok) e["error_message"] = r.error;
-                    e["msgs_per_s"] = r.msgs_per_s;
+                    put_throughput(e, r.ok, r.error, r.msgs_per_s, r.totals.completed);
                     e["msg_bytes"] = 8;
                     e["capacity"] = mp.capacity;
                     e["batch"] = mp.window;
