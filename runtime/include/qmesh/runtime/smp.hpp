@@ -262,8 +262,7 @@ public:
         fs.reserve(n_);
         for (unsigned c = 0; c < n_; ++c) fs.push_back(submit_to(c, mapper));
         for (auto& f : fs) {
-            // (co_await kept out of the call's argument list: GCC 12
-            // miscompiles an await among other call arguments.)
+            // Await first, then fold: the reduction sees values in core order.
             auto v = co_await std::move(f);
             init = reducer(std::move(init), std::move(v));
         }
