@@ -85,6 +85,22 @@ void put_latency(json& e, const latency_result& r) {
     e["max_ns"] = r.max;
 }
 
+// r's p50 over base's, or null when either measurement failed.
+json p50_ratio(const latency_result& r, const latency_result& base) {
+    return r.ok && base.ok && base.p50 > 0 ? json(r.p50 / base.p50) : json(nullptr);
+}
+
+// A one-at-a-time round trip of 8-byte messages on one pair, with the floor
+// measured next to it.
+void put_round_trip(json& e, const latency_result& r, const latency_result& floor, const latency_params& lp) {
+    put_latency(e, r);
+    e["capacity"] = lp.capacity;
+    e["msg_bytes"] = 8;
+    e["batch"] = 1;
+    if (floor.ok) e["floor_p50_ns"] = floor.p50;
+    e["floor_ratio"] = p50_ratio(r, floor);
+}
+
 // The fields of a throughput measurement; real_time is ns per message.
 void put_throughput(json& e, bool ok, const std::string& error, double msgs_per_s, std::uint64_t iterations) {
     const double ns_per_msg = ok && msgs_per_s > 0 ? 1e9 / msgs_per_s : 0;
@@ -228,12 +244,7 @@ json run_suites(const run_options& o, json& context) {
                                        latency_result r;
                                        all_queues::with(qn, [&]<class K>() { r = measure_pingpong<K>(p.first, p.second, lp); });
                                        json e = base_entry("pingpong", qn, p, rep, o.reps);
-                                       put_latency(e, r);
-                                       e["capacity"] = lp.capacity;
-                                       e["msg_bytes"] = 8;
-                                       e["batch"] = 1;
-                                       if (f.ok) e["floor_p50_ns"] = f.p50;
-                                       e["floor_ratio"] = f.ok && r.ok && f.p50 > 0 ? json(r.p50 / f.p50) : json(nullptr);
+                                       put_round_trip(e, r, f, lp);
                                        return e;
                                    }});
 
@@ -250,18 +261,13 @@ json run_suites(const run_options& o, json& context) {
                                            sub = measure_submit<K>(p.first, p.second, lp);
                                        });
                                        json e = base_entry("submit", qn, p, rep, o.reps);
-                                       put_latency(e, sub);
+                                       put_round_trip(e, sub, f, lp);
                                        if (!raw.ok && sub.ok) {
                                            e["valid"] = false;
                                            e["error_message"] = "raw round trip: " + raw.error;
                                        }
-                                       e["capacity"] = lp.capacity;
-                                       e["msg_bytes"] = 8;
-                                       e["batch"] = 1;
-                                       if (f.ok) e["floor_p50_ns"] = f.p50;
-                                       e["floor_ratio"] = f.ok && sub.ok && f.p50 > 0 ? json(sub.p50 / f.p50) : json(nullptr);
                                        if (raw.ok) e["raw_p50_ns"] = raw.p50;
-                                       e["raw_ratio"] = raw.ok && sub.ok && raw.p50 > 0 ? json(sub.p50 / raw.p50) : json(nullptr);
+                                       e["raw_ratio"] = p50_ratio(sub, raw);
                                        return e;
                                    }});
 
