@@ -55,19 +55,10 @@ extern "C" void AnnotateHappensAfter(const char*, int, void*);
     AnnotateHappensAfter(__FILE__, __LINE__, static_cast<void*>(&::qmesh::detail::moodycamel_tsan_sync))
 #endif
 
-// GCC 12+ with -fsanitize=thread warns (-Wtsan, an error under -Werror) at
-// every std::atomic_thread_fence, which TSan does not model; the library's
-// fences are inline code of this include, so silence it for the include only.
-#if defined(__SANITIZE_THREAD__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wtsan"
-#define QMESH_SILENCED_WTSAN
-#endif
+// -Wtsan silenced for the library's own fences only (detail/wtsan_off.hpp).
+#include "qmesh/queues/detail/wtsan_off.hpp"
 #include <readerwriterqueue/readerwriterqueue.h>
-#ifdef QMESH_SILENCED_WTSAN
-#pragma GCC diagnostic pop
-#undef QMESH_SILENCED_WTSAN
-#endif
+#include "qmesh/queues/detail/wtsan_on.hpp"
 
 #include <cstddef>
 #include <stdexcept>
