@@ -3,6 +3,7 @@
 // core to another run in order; a tiny in-flight limit (backpressure) loses
 // and duplicates nothing; shutdown drains everything (the mesh checks that
 // its counters balance and throws if not).
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -129,6 +130,135 @@ TYPED_TEST(smp_props, shutdown_drains_in_flight_work) {
     const auto t = mesh.totals();
     EXPECT_EQ(t.sent, static_cast<std::uint64_t>(100 + inner.load()));
     EXPECT_EQ(t.completed, t.sent);
+}
+
+// Every way of finding work, idling and batching delivers everything, once,
+// in per-pair order, both directions at once.
+struct strategy {
+    const char* name;
+    rt::polling poll;
+    rt::idle_policy idle;
+    bool flush_on_poll;
+    std::size_t flush_threshold;
+};
+constexpr strategy strategies[] = {
+    {"scan", rt::polling::scan, rt::idle_policy::busy_poll, true, 0},
+    {"doorbell", rt::polling::doorbell, rt::idle_policy::busy_poll, true, 0},
+    {"doorbell+sleep", rt::polling::doorbell, rt::idle_policy::sleep, true, 0},
+    {"scan+sleep", rt::polling::scan, rt::idle_policy::sleep, true, 0},
+    {"doorbell, flush when idle or at 3", rt::polling::doorbell, rt::idle_policy::busy_poll, false, 3},
+};
+
+TYPED_TEST(smp_props, every_strategy_delivers_once_in_order) {
+    for (const strategy& st : strategies) {
+        SCOPED_TRACE(st.name);
+        auto cfg = two_cores(8, 8);
+        cfg.poll = st.poll;
+        cfg.idle = st.idle;
+        cfg.idle_turns_before_sleep = 1;
+        cfg.flush_on_poll = st.flush_on_poll;
+        cfg.flush_threshold = st.flush_threshold;
+        cfg.latency_sample_every = 7;
+        rt::smp<TypeParam> mesh(cfg);
+        const std::uint64_t n = scaled(4000);
+        std::vector<std::uint64_t> order[2];  // order[c] written on core c only
+        mesh.run([&]() -> rt::future<> {
+            co_await mesh.invoke_on_all([&]() -> rt::future<> {
+                const unsigned me = static_cast<unsigned>(rt::this_core());
+                std::vector<rt::future<>> fs;
+                for (std::uint64_t i = 0; i < n; ++i)
+                    fs.push_back(mesh.submit_to(1 - me, [&order, me, i] { order[1 - me].push_back(i); }));
+                for (auto& f : fs) co_await std::move(f);
+            });
+        });
+        for (unsigned c = 0; c < 2; ++c) {
+            ASSERT_EQ(order[c].size(), n);
+            for (std::uint64_t i = 0; i < n; ++i) ASSERT_EQ(order[c][i], i) << "on core " << c;
+        }
+        // Counters: n each way, plus invoke_on_all's one submission to core 1.
+        EXPECT_EQ(mesh.counters(0, 1).completed, n + 1);
+        EXPECT_EQ(mesh.counters(1, 0).completed, n);
+        // Batch sizes: every message was taken by some non-empty poll, and a
+        // poll in bucket b took between 2^b and 2^(b+1) - 1 messages.
+        for (unsigned from = 0; from < 2; ++from) {
+            if constexpr (rt::smp<TypeParam>::shared_inbox) break;  // booked on (me, me)
+            const auto& c = mesh.counters(from, 1 - from);
+            std::uint64_t lo = 0, hi = 0;
+            for (std::size_t b = 0; b < rt::batch_buckets; ++b) {
+                lo += c.batches[b] << b;
+                hi += b + 1 < rt::batch_buckets ? c.batches[b] * ((std::uint64_t{2} << b) - 1) : c.batches[b] * 1'000'000;
+            }
+            EXPECT_LE(lo, c.received);
+            EXPECT_GE(hi, c.received);
+        }
+        // Latency sample: one submission in 7 on each core.
+        EXPECT_EQ(mesh.latency().count(), (n + 1) / 7 + n / 7);
+    }
+}
+
+// A parked reactor is always woken: each round trip finds its target parked
+// (it sleeps after one idle turn), and the futex timeout is far longer than
+// the watchdog's, so one lost wake-up fails the run instead of being
+// papered over by a timeout.
+TEST(smp, a_parked_reactor_is_never_missed) {
+    auto cfg = two_cores(8, 8);
+    cfg.idle = rt::idle_policy::sleep;
+    cfg.idle_turns_before_sleep = 1;
+    cfg.sleep_timeout = std::chrono::seconds(120);
+    std::atomic<bool> abort{false};
+    cfg.abort = &abort;
+    rt::smp<lamport_kind> mesh(cfg);
+    bench::watchdog dog(abort, std::chrono::seconds(60));
+    const std::uint64_t n = scaled(3000);
+    std::uint64_t sum = 0;
+    mesh.run([&]() -> rt::future<> {
+        for (std::uint64_t i = 0; i < n; ++i) sum += co_await mesh.submit_to(1, [i] { return i; });
+    });
+    dog.stop();
+    EXPECT_FALSE(abort.load());
+    EXPECT_EQ(sum, n * (n - 1) / 2);
+    EXPECT_GT(mesh.core_stats(1).sleeps, 0u) << "core 1 never parked: the test did not exercise the wake-up";
+    EXPECT_GT(mesh.core_totals().wakeups, 0u);
+}
+
+TYPED_TEST(smp_props, idle_poll_measurement_runs_the_reactor_turn) {
+    rt::smp_config cfg;
+    for (const rt::polling p : {rt::polling::scan, rt::polling::doorbell}) {
+        cfg.poll = p;
+        for (unsigned n : {2u, 17u, 130u}) {
+            const auto r = rt::smp<TypeParam>::measure_idle_poll(n, cfg, 200);
+            EXPECT_GT(r.ns_per_turn, 0.0);
+            EXPECT_GE(r.bell_bytes, sizeof(std::uint32_t) + 30 * sizeof(std::uint64_t));
+        }
+    }
+    EXPECT_THROW((void)rt::smp<TypeParam>::measure_idle_poll(1, cfg, 10), std::invalid_argument);
+}
+
+TEST(smp, pair_footprint_counts_the_slots) {
+    rt::smp_config cfg;
+    cfg.queue_capacity = 1000;
+    const auto r = rt::smp<lamport_kind>::measure_idle_poll(4, cfg, 10);
+    // Two queues of 1000 pointer slots each, at least.
+    EXPECT_GE(r.pair_bytes, 2 * 1000 * sizeof(void*));
+    EXPECT_LT(r.pair_bytes, 4 * 1000 * sizeof(void*) + 4096);
+}
+
+TEST(smp, numa_report_accounts_for_every_queue) {
+    for (const rt::numa_placement pl :
+         {rt::numa_placement::receiver, rt::numa_placement::sender, rt::numa_placement::interleave}) {
+        auto cfg = two_cores(8, 8);
+        cfg.placement = pl;
+        rt::smp<lamport_kind> mesh(cfg);
+        mesh.run([&] { return mesh.submit_to(1, [] {}); });
+        const auto& r = mesh.numa();
+        EXPECT_EQ(r.placement, pl);
+        EXPECT_EQ(r.queues, 4u);  // 2 request + 2 return queues
+        EXPECT_EQ(r.applied, rt::detail::numa_node_count() > 1);
+        // One node: every queue is on it, whatever was asked.
+        if (rt::detail::numa_node_count() == 1) {
+            EXPECT_EQ(r.on_intended, r.queues);
+        }
+    }
 }
 
 TEST(smp, map_reduce_and_invoke_on_all) {

@@ -26,6 +26,20 @@
 // Submissions from A to B are pushed in submission order and B's queue is
 // FIFO, so they run on B in the order A made them.
 //
+// Finding work (`polling`): `scan` polls all 2(N-1) incoming queues every
+// turn, so an idle core's turn costs O(N). `doorbell` gives each core a
+// bitmap, one bit per source core, that a sender sets (once per turn per
+// target, after making its pushes visible); the receiver polls only the
+// sources whose bits it found, so an idle turn reads one word whatever N is.
+//
+// Idle policy: `busy_poll` spins; `sleep` parks a reactor on a futex after
+// `idle_turns_before_sleep` empty turns, and senders wake it. The doorbell's
+// summary word carries a `sleeping` bit, and both sides use read-modify-writes
+// on that one word, which are totally ordered: either the sleeper's
+// compare-exchange (0 -> sleeping) comes first, and the ringer's fetch_or
+// sees `sleeping` and wakes it, or the ring comes first and the
+// compare-exchange fails. No wake-up is lost, and no fence is needed.
+//
 // Reactor states: running (tasks, then polls, then flushes, in a loop) ->
 // quiesced (stop requested, nothing of its own in flight, no task left; it
 // still serves other cores) -> exited (every core quiesced: no request can be
@@ -33,15 +47,18 @@
 // quiesced core stays quiesced.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <bit>
+#include <chrono>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -51,10 +68,21 @@
 #include "qmesh/queues/concept.hpp"
 #include "qmesh/queues/config.hpp"
 #include "qmesh/runtime/future.hpp"
+#include "qmesh/runtime/histogram.hpp"
 #include "qmesh/runtime/task.hpp"
 #include "qmesh/runtime/topology.hpp"
 
 namespace qmesh::rt {
+
+enum class polling : std::uint8_t { scan, doorbell };
+enum class idle_policy : std::uint8_t { busy_poll, sleep };
+// Where each queue's memory goes: the consuming core's NUMA node, the
+// producing core's, or interleaved over all nodes.
+enum class numa_placement : std::uint8_t { receiver, sender, interleave };
+
+std::string_view to_string(polling p) noexcept;
+std::string_view to_string(idle_policy p) noexcept;
+std::string_view to_string(numa_placement p) noexcept;
 
 struct smp_config {
     std::vector<unsigned> cores;       // reactor i runs on PU cores[i]
@@ -62,22 +90,60 @@ struct smp_config {
     std::size_t max_inflight = 128;    // per ordered pair; at most queue_capacity
     std::size_t task_quota = 64;       // tasks per loop turn before polling again
     std::size_t poll_budget = 64;      // messages taken from one queue per turn
-    bool pin = true;                   // pin each reactor (hwloc) and verify
-    bool yield_when_idle = false;      // sched_yield on idle turns (oversubscribed runs)
+    polling poll = polling::doorbell;  // how a core finds work among its queues
+    idle_policy idle = idle_policy::busy_poll;
+    std::size_t idle_turns_before_sleep = 256;  // empty turns before a sleeping reactor parks
+    std::chrono::microseconds sleep_timeout{10000};  // a parked reactor rechecks `abort` this often
+    // Batching of outgoing queues (what a staging queue publishes, and when
+    // the receiver's doorbell is rung): a queue is flushed once it holds
+    // `flush_threshold` unflushed pushes (0: no such limit), and at the end
+    // of every turn when `flush_on_poll`, else only at the end of an idle
+    // turn (so a busy core sends bigger batches, and nothing is stranded).
+    std::size_t flush_threshold = 0;
+    bool flush_on_poll = true;
+    numa_placement placement = numa_placement::receiver;
+    unsigned latency_sample_every = 64;  // time one submit_to in this many (0: none)
+    bool pin = true;                     // pin each reactor (hwloc) and verify
+    bool yield_when_idle = false;        // sched_yield on idle turns (oversubscribed runs)
     // Watchdog hook: when *abort becomes true the reactors stop at once,
     // without draining (what was in flight is leaked), and run() throws.
     const std::atomic<bool>* abort = nullptr;
 };
 
+// Polls of a request queue that took 1, 2-3, 4-7, ..., 64-127, >= 128 messages.
+inline constexpr std::size_t batch_buckets = 8;
+inline constexpr unsigned batch_bucket(std::size_t k) noexcept {
+    const auto b = static_cast<unsigned>(std::bit_width(k)) - 1;  // k >= 1
+    return b < batch_buckets - 1 ? b : static_cast<unsigned>(batch_buckets - 1);
+}
+
 // Counters of one ordered pair (from -> to). Each is written by one core only
-// (sent, completed, full_stalls by `from`; received, empty_polls by `to`) and
-// read after the reactors have joined.
+// (sent, completed, full_stalls by `from`; received, empty_polls, batches by
+// `to`) and read after the reactors have joined.
 struct pair_counters {
     std::uint64_t sent = 0;         // requests pushed on the request queue
     std::uint64_t received = 0;     // requests taken off it by the target
     std::uint64_t completed = 0;    // replies taken off the return queue, promise fulfilled
     std::uint64_t full_stalls = 0;  // submissions that had to wait for an in-flight slot or queue entry
     std::uint64_t empty_polls = 0;  // polls of the request queue that found it empty
+    std::array<std::uint64_t, batch_buckets> batches{};  // non-empty polls by size
+};
+
+// Counters of one reactor, written by it, read after join.
+struct core_counters {
+    std::uint64_t turns = 0;       // loop turns
+    std::uint64_t idle_turns = 0;  // turns that ran no task and found no message
+    std::uint64_t sleeps = 0;      // times it parked (idle_policy::sleep)
+    std::uint64_t wakeups = 0;     // futex wake calls it made for parked cores
+};
+
+// Where the mesh's queues ended up, as the kernel reports it.
+struct numa_report {
+    numa_placement placement = numa_placement::receiver;
+    unsigned nodes = 1;                // NUMA nodes of the machine
+    bool applied = false;              // false on single-node machines: a no-op
+    std::uint64_t queues = 0;          // queues checked
+    std::uint64_t on_intended = 0;     // of which on the intended node (interleave: any)
 };
 
 // Index of the calling thread's reactor in its mesh, or -1 off the mesh.
@@ -95,6 +161,8 @@ public:
 
     unsigned from = 0;
     unsigned to = 0;
+    std::uint64_t t0 = 0;         // submit time when sampled, else 0 (origin only)
+    work_item* next = nullptr;    // link in a waiting or pending-reply list (one core's)
 };
 
 namespace detail {
@@ -106,6 +174,63 @@ struct reactor_hooks {
 };
 reactor_hooks& local_hooks() noexcept;
 inline void respond_later(work_item* w) noexcept { local_hooks().respond(local_hooks().ctx, w); }
+
+inline std::uint64_t clock_ns() noexcept {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::steady_clock::now().time_since_epoch())
+                                          .count());
+}
+
+// Intrusive FIFO of work items through work_item::next; one core's.
+struct item_list {
+    work_item* head = nullptr;
+    work_item* tail = nullptr;
+    bool empty() const noexcept { return head == nullptr; }
+    void push_back(work_item* w) noexcept {
+        w->next = nullptr;
+        if (tail != nullptr) tail->next = w; else head = w;
+        tail = w;
+    }
+    void pop_front() noexcept {
+        head = head->next;
+        if (head == nullptr) tail = nullptr;
+    }
+};
+
+// A core's doorbell: words[w] bit b means "source 64w + b has something for
+// you"; summary bit w means "words[w] may be non-zero". Two cache lines,
+// written by senders, read and cleared by the owner.
+inline constexpr std::uint32_t bell_sleeping = 1u << 31;  // the owner is parked (or about to be)
+inline constexpr std::uint32_t bell_poke = 1u << 30;      // wake up and look (stop, quiesce)
+inline constexpr std::uint32_t bell_words_mask = bell_poke - 1;
+inline constexpr unsigned bell_max_words = 30;  // so a mesh has at most 1920 cores
+struct alignas(cache_line_bytes) doorbell {
+    std::atomic<std::uint32_t> summary{0};
+    std::array<std::atomic<std::uint64_t>, bell_max_words> words{};
+};
+
+// futex(2) on the summary word: sleeps while it equals `expected` (at most
+// `timeout`); wakes every sleeper on it.
+void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, std::chrono::microseconds timeout) noexcept;
+void futex_wake(std::atomic<std::uint32_t>& word) noexcept;
+
+// NUMA placement (libnuma), a no-op on single-node machines: while a scope
+// lives, the calling thread's allocations prefer `node` (or interleave).
+class numa_scope {
+public:
+    numa_scope(numa_placement p, int node) noexcept;
+    ~numa_scope();
+    numa_scope(const numa_scope&) = delete;
+    numa_scope& operator=(const numa_scope&) = delete;
+
+private:
+    bool active_ = false;
+};
+unsigned numa_node_count() noexcept;
+int numa_node_of_pu(unsigned pu) noexcept;            // -1 if unknown
+int numa_node_of_address(const void* p) noexcept;     // -1 if unknown
+// Bytes the C heap has handed out (glibc's mallinfo2), for footprints.
+std::size_t heap_bytes_in_use() noexcept;
 
 template <class F>
 class async_work_item final : public work_item {
@@ -167,6 +292,13 @@ public:
     smp_stopping() : std::runtime_error("qmesh: submit_to after the mesh began shutting down") {}
 };
 
+// An idle core's poll cost (see smp::measure_idle_poll).
+struct idle_poll_result {
+    double ns_per_turn = 0;        // one reactor turn with nothing to do
+    std::size_t pair_bytes = 0;    // heap bytes of one ordered pair's request + return queue
+    std::size_t bell_bytes = 0;    // the doorbell, per core
+};
+
 template <queue_kind K>
 class smp {
     static_assert(spsc_capable<K>, "the mesh needs a queue that can serve one producer and one consumer");
@@ -177,12 +309,18 @@ public:
 
     explicit smp(smp_config cfg) : cfg_(std::move(cfg)), n_(static_cast<unsigned>(cfg_.cores.size())) {
         if (n_ == 0) throw std::invalid_argument("smp: no cores given");
+        if (n_ > 64 * detail::bell_max_words)
+            throw std::invalid_argument("smp: at most " + std::to_string(64 * detail::bell_max_words) + " cores");
         if (cfg_.max_inflight == 0) throw std::invalid_argument("smp: max_inflight must be at least 1");
         if (cfg_.max_inflight > cfg_.queue_capacity) cfg_.max_inflight = cfg_.queue_capacity;
         if (cfg_.task_quota == 0) cfg_.task_quota = 1;
+        if (cfg_.poll_budget == 0) cfg_.poll_budget = 1;
+        words_ = (n_ + 63) / 64;
+        ring_ = cfg_.poll == polling::doorbell || cfg_.idle == idle_policy::sleep;
         req_.resize(static_cast<std::size_t>(n_) * n_);
         rep_.resize(static_cast<std::size_t>(n_) * n_);
         counters_.resize(static_cast<std::size_t>(n_) * n_);
+        core_counters_.resize(n_);
     }
     smp(const smp&) = delete;
     smp& operator=(const smp&) = delete;
@@ -213,6 +351,7 @@ public:
                 }
                 // (S1) release: pairs with (S2) in every reactor's loop.
                 stopping_.store(true, std::memory_order_release);
+                poke_all(state(static_cast<unsigned>(this_core())));
             });
         };
         launch(start);
@@ -234,6 +373,10 @@ public:
         auto* item = new detail::async_work_item<std::decay_t<F>>(std::forward<F>(fn));
         item->from = static_cast<unsigned>(me);
         item->to = core;
+        if (cfg_.latency_sample_every != 0 && ++cs.sample_tick >= cfg_.latency_sample_every) {
+            cs.sample_tick = 0;
+            item->t0 = detail::clock_ns();
+        }
         auto fut = item->get_future();
         auto& w = cs.waiting[core];
         if (!w.empty() || !try_send(cs, item)) {
@@ -269,8 +412,9 @@ public:
         co_return init;
     }
 
-    // After run(): the counters of pair from -> to.
+    // After run(): the counters of pair from -> to, and of each reactor.
     const pair_counters& counters(unsigned from, unsigned to) const { return counters_[idx(from, to)]; }
+    const core_counters& core_stats(unsigned c) const { return core_counters_.at(c); }
     pair_counters totals() const {
         pair_counters t;
         for (const auto& c : counters_) {
@@ -279,25 +423,101 @@ public:
             t.completed += c.completed;
             t.full_stalls += c.full_stalls;
             t.empty_polls += c.empty_polls;
+            for (std::size_t b = 0; b < batch_buckets; ++b) t.batches[b] += c.batches[b];
         }
         return t;
     }
-    // Bytes of memory one ordered pair's two queues occupy (object + slots,
-    // as far as the kind reports it), for the footprint figures.
-    static constexpr std::size_t queue_object_bytes = sizeof(queue_type);
+    core_counters core_totals() const {
+        core_counters t;
+        for (const auto& c : core_counters_) {
+            t.turns += c.turns;
+            t.idle_turns += c.idle_turns;
+            t.sleeps += c.sleeps;
+            t.wakeups += c.wakeups;
+        }
+        return t;
+    }
+    // After run(): the sampled submit_to latency (submit to fulfilment, ns)
+    // of every core, and where the queues' memory went.
+    const histogram& latency() const noexcept { return latency_; }
+    const numa_report& numa() const noexcept { return numa_; }
+
+    // An idle core's poll cost, for meshes larger than the machine: builds
+    // core 0's side of an n-core mesh in memory (the 2(n-1) queues it polls,
+    // its doorbell and its state) and runs `turns` of core 0's reactor turn
+    // on the calling thread, with no other reactor and nothing to find. The
+    // turn is the very code a running reactor executes. Also reports the
+    // heap bytes one ordered pair's two queues take.
+    static idle_poll_result measure_idle_poll(unsigned n, smp_config cfg, std::uint64_t turns) {
+        if (n < 2) throw std::invalid_argument("measure_idle_poll: n must be at least 2");
+        cfg.cores.assign(n, 0);
+        cfg.pin = false;
+        const std::size_t pair_bytes = pair_footprint(cfg.queue_capacity);
+        smp m(std::move(cfg));
+        m.prepare_states();
+        for (unsigned s = 1; s < n; ++s) {
+            if (!shared_inbox) m.req_[m.idx(s, 0)] = std::make_unique<queue_type>(m.cfg_.queue_capacity);
+            m.rep_[m.idx(0, s)] = std::make_unique<queue_type>(m.cfg_.queue_capacity);
+        }
+        if (shared_inbox) m.req_[0] = std::make_unique<queue_type>(m.cfg_.queue_capacity * (n - 1));
+        auto& hooks = detail::local_hooks();
+        const auto saved = hooks;
+        hooks = {&m, &smp::respond_cb, 0};
+        core_state& cs = m.state(0);
+        for (std::uint64_t i = 0; i < turns / 8 + 1; ++i) (void)m.turn(cs, 0);  // warm-up
+        const std::uint64_t t0 = detail::clock_ns();
+        std::uint64_t found = 0;
+        for (std::uint64_t i = 0; i < turns; ++i) found += m.turn(cs, 0) ? 1 : 0;
+        const std::uint64_t t1 = detail::clock_ns();
+        hooks = saved;
+        if (found != 0) throw std::logic_error("measure_idle_poll: an idle mesh found work");
+        idle_poll_result r;
+        r.ns_per_turn = static_cast<double>(t1 - t0) / static_cast<double>(turns);
+        r.pair_bytes = pair_bytes;
+        r.bell_bytes = sizeof(detail::doorbell);
+        m.cores_.reset();
+        return r;
+    }
+
+    // Heap bytes of one ordered pair's request and return queue (a shared
+    // inbox: one return queue and one sender's share of the inbox), measured
+    // over 64 pairs so that allocator caches do not hide any.
+    static std::size_t pair_footprint(std::size_t capacity) {
+        constexpr std::size_t pairs = 64;
+        std::vector<std::unique_ptr<queue_type>> qs;
+        qs.reserve(2 * pairs);
+        const std::size_t before = detail::heap_bytes_in_use();
+        for (std::size_t i = 0; i < pairs; ++i) {
+            qs.push_back(std::make_unique<queue_type>(capacity));
+            if (!shared_inbox) qs.push_back(std::make_unique<queue_type>(capacity));
+        }
+        if (shared_inbox) qs.push_back(std::make_unique<queue_type>(capacity * pairs));
+        const std::size_t after = detail::heap_bytes_in_use();
+        return after > before ? (after - before) / pairs : 0;
+    }
 
 private:
     // Per-core state, touched only by that core's thread while running.
     struct alignas(cache_line_bytes) core_state {
-        std::vector<std::deque<work_item*>> waiting;  // per target: not yet pushed, FIFO
-        std::vector<std::size_t> inflight;            // per target: pushed, not completed
-        std::deque<work_item*> pending_replies;       // replies whose return queue was full
+        std::vector<detail::item_list> waiting;       // per target: not yet pushed, FIFO
+        std::vector<std::uint32_t> inflight;          // per target: pushed, not completed
+        std::vector<std::uint32_t> unflushed;         // per target: pushes since its queue's last flush
+        std::vector<std::uint8_t> dirty_flags;        // per peer: req_dirty | rep_dirty
+        std::vector<unsigned> dirty;                  // peers with a flag set
+        std::vector<std::uint64_t> pending;           // doorbell bits seen, sources not drained yet
+        detail::item_list pending_replies;            // replies whose return queue was full
         std::vector<pair_counters> out;               // per target: sent, completed, full_stalls
-        std::vector<pair_counters> in;                // per source: received, empty_polls
+        std::vector<pair_counters> in;                // per source: received, empty_polls, batches
+        core_counters counters;
+        histogram latency;
         std::size_t total_inflight = 0;
+        std::uint64_t numa_checked = 0, numa_on_intended = 0;
+        std::size_t idle_run = 0;
+        unsigned sample_tick = 0;
         bool stopping_seen = false;
         bool quiesced = false;
     };
+    static constexpr std::uint8_t req_dirty = 1, rep_dirty = 2;
 
     std::size_t idx(unsigned from, unsigned to) const noexcept { return static_cast<std::size_t>(from) * n_ + to; }
     core_state& state(unsigned c) noexcept { return (*cores_)[c]; }
@@ -324,92 +544,242 @@ private:
         if (first) std::rethrow_exception(first);
     }
 
+    void mark_dirty(core_state& cs, unsigned peer, std::uint8_t flag) noexcept {
+        if (cs.dirty_flags[peer] == 0) cs.dirty.push_back(peer);
+        cs.dirty_flags[peer] |= flag;
+    }
+
+    // Tells core `to` that core `me` has made something visible to it.
+    void ring(core_state& cs, unsigned to, unsigned me) noexcept {
+        detail::doorbell& b = bells_[to];
+        const unsigned w = me / 64;
+        // (B1) release: our pushes before this ring happen-before the
+        // receiver's polls after its exchange (B2) reads this value or a
+        // later one of the word's read-modify-write chain. An RMW, never a
+        // "skip if already set": a plain load seeing the bit set proves
+        // nothing about whether the receiver's exchange has run.
+        const std::uint64_t old = b.words[w].fetch_or(std::uint64_t{1} << (me % 64), std::memory_order_release);
+        if (old != 0) return;  // whoever set the first bit publishes (or published) the summary bit
+        // (B3) release: pairs with (B4).
+        const std::uint32_t sold = b.summary.fetch_or(1u << w, std::memory_order_release);
+        if ((sold & detail::bell_sleeping) != 0) {
+            ++cs.counters.wakeups;
+            detail::futex_wake(b.summary);
+        }
+    }
+    // Makes core `to` look (stop requested, every core quiesced). Only a
+    // parked core needs it; running ones see the flags on their next turn.
+    void poke(core_state& cs, unsigned to) noexcept {
+        const std::uint32_t sold = bells_[to].summary.fetch_or(detail::bell_poke, std::memory_order_release);
+        if ((sold & detail::bell_sleeping) != 0) {
+            ++cs.counters.wakeups;
+            detail::futex_wake(bells_[to].summary);
+        }
+    }
+    void poke_all(core_state& cs) noexcept {
+        if (cfg_.idle != idle_policy::sleep) return;
+        for (unsigned c = 0; c < n_; ++c) poke(cs, c);
+    }
+
     bool try_send(core_state& cs, work_item* item) noexcept {
         const unsigned to = item->to;
+        const unsigned from = item->from;  // once pushed, the item is the target's
         if (cs.inflight[to] >= cfg_.max_inflight) return false;
-        if (!req(item->from, to).try_push(std::move(item))) return false;
+        if (!req(from, to).try_push(std::move(item))) return false;
         ++cs.inflight[to];
         ++cs.total_inflight;
         ++cs.out[to].sent;
+        mark_dirty(cs, to, req_dirty);
+        if (cfg_.flush_threshold != 0 && ++cs.unflushed[to] >= cfg_.flush_threshold) {
+            cs.unflushed[to] = 0;
+            (void)qmesh::flush(req(from, to));
+            if (ring_) ring(cs, to, from);
+        }
         return true;
     }
 
-    void admit_waiting(core_state& cs, unsigned me, unsigned to) noexcept {
+    void admit_waiting(core_state& cs, unsigned to) noexcept {
         auto& w = cs.waiting[to];
         while (!w.empty()) {
-            work_item* item = w.front();
-            if (!try_send(cs, item)) break;
+            work_item* item = w.head;
             w.pop_front();
+            if (!try_send(cs, item)) {
+                // Back to the front: the list keeps submission order.
+                item->next = w.head;
+                w.head = item;
+                if (w.tail == nullptr) w.tail = item;
+                break;
+            }
         }
-        (void)me;
     }
 
+    // On the target: the reply travels back on the origin's return queue.
     void push_reply(core_state& cs, work_item* item) noexcept {
-        if (!cs.pending_replies.empty() || !rep(item->from, item->to).try_push(std::move(item)))
+        const unsigned from = item->from, to = item->to;  // once pushed, the item is the origin's
+        if (!cs.pending_replies.empty() || !rep(from, to).try_push(std::move(item))) {
             cs.pending_replies.push_back(item);
+            return;
+        }
+        mark_dirty(cs, from, rep_dirty);
     }
     static void respond_cb(void* ctx, work_item* item) noexcept {
         auto* self = static_cast<smp*>(ctx);
         self->push_reply(self->state(item->to), item);
     }
 
-    // One pass over every incoming queue; true if anything was found.
+    // Takes up to poll_budget replies from `s`; true if it hit the budget.
+    bool drain_replies(core_state& cs, unsigned me, unsigned s, bool& found) noexcept {
+        auto& q = rep(me, s);
+        work_item* item = nullptr;
+        std::size_t k = 0;
+        while (k < cfg_.poll_budget && q.try_pop(item)) {
+            ++k;
+            ++cs.out[s].completed;
+            --cs.inflight[s];
+            --cs.total_inflight;
+            if (item->t0 != 0) cs.latency.record(detail::clock_ns() - item->t0);
+            item->complete();
+            delete item;
+        }
+        if (k == 0) consumer_flush(q);
+        found |= k != 0;
+        if (!cs.waiting[s].empty()) admit_waiting(cs, s);
+        return k == cfg_.poll_budget;
+    }
+    // Takes up to poll_budget requests from source `s` (shared inbox: from
+    // anyone; booked on the pair (me, me)); true if it hit the budget.
+    bool drain_requests(core_state& cs, unsigned me, unsigned s, bool& found) noexcept {
+        auto& q = shared_inbox ? req(0, me) : req(s, me);
+        work_item* item = nullptr;
+        std::size_t k = 0;
+        while (k < cfg_.poll_budget && q.try_pop(item)) {
+            ++k;
+            ++cs.in[item->from].received;
+            if (item->process()) push_reply(cs, item);
+        }
+        if (k == 0) {
+            consumer_flush(q);
+            ++cs.in[s].empty_polls;
+        } else {
+            ++cs.in[s].batches[batch_bucket(k)];
+        }
+        found |= k != 0;
+        return k == cfg_.poll_budget;
+    }
+
+    // One pass over the incoming queues; true if anything was found.
     bool poll(core_state& cs, unsigned me) noexcept {
         bool found = false;
-        // Replies first: they free in-flight slots for waiting submissions.
-        for (unsigned d = 0; d < n_; ++d) {
-            if (d == me) continue;
-            auto& q = rep(me, d);
-            work_item* item = nullptr;
-            std::size_t k = 0;
-            while (k < cfg_.poll_budget && q.try_pop(item)) {
-                ++k;
-                ++cs.out[d].completed;
-                --cs.inflight[d];
-                --cs.total_inflight;
-                item->complete();
-                delete item;
+        if (ring_) {
+            detail::doorbell& b = bells_[me];
+            // A relaxed peek first: an idle core reads one word and is done.
+            // A stale zero only delays us to the next turn.
+            if ((b.summary.load(std::memory_order_relaxed) & ~detail::bell_sleeping) != 0) {
+                // (B4) acquire: pairs with (B3).
+                const std::uint32_t sum = b.summary.exchange(0, std::memory_order_acquire) & detail::bell_words_mask;
+                for (std::uint32_t m = sum; m != 0; m &= m - 1) {
+                    const auto w = static_cast<unsigned>(std::countr_zero(m));
+                    // (B2) acquire: pairs with (B1).
+                    const std::uint64_t bits = b.words[w].exchange(0, std::memory_order_acquire);
+                    // Scanning (rung only for sleep's sake) polls everything anyway.
+                    if (cfg_.poll == polling::doorbell) cs.pending[w] |= bits;
+                }
             }
-            if (k == 0) consumer_flush(q);
-            found |= k != 0;
-            if (!cs.waiting[d].empty()) admit_waiting(cs, me, d);
         }
-        // Requests.
-        const unsigned sources = shared_inbox ? 1 : n_;
-        for (unsigned s = 0; s < sources; ++s) {
-            if (!shared_inbox && s == me) continue;
-            auto& q = shared_inbox ? req(0, me) : req(s, me);
-            work_item* item = nullptr;
-            std::size_t k = 0;
-            while (k < cfg_.poll_budget && q.try_pop(item)) {
-                ++k;
-                ++cs.in[item->from].received;
-                if (item->process()) push_reply(cs, item);
+        if (cfg_.poll == polling::doorbell) {
+            if constexpr (shared_inbox) {
+                // One queue for every sender: polled every turn.
+                (void)drain_requests(cs, me, me, found);
             }
-            if (k == 0) {
-                consumer_flush(q);
-                // A shared inbox belongs to no one sender: its empty polls
-                // are booked on the pair (me, me).
-                ++cs.in[shared_inbox ? me : s].empty_polls;
+            for (unsigned w = 0; w < words_; ++w) {
+                std::uint64_t bits = cs.pending[w];
+                for (std::uint64_t m = bits; m != 0; m &= m - 1) {
+                    const unsigned s = w * 64 + static_cast<unsigned>(std::countr_zero(m));
+                    // Replies first: they free in-flight slots for waiting submissions.
+                    bool more = drain_replies(cs, me, s, found);
+                    if constexpr (!shared_inbox) more |= drain_requests(cs, me, s, found);
+                    if (!more) bits &= ~(std::uint64_t{1} << (s % 64));
+                }
+                cs.pending[w] = bits;
             }
-            found |= k != 0;
+        } else {
+            for (unsigned s = 0; s < n_; ++s)
+                if (s != me) (void)drain_replies(cs, me, s, found);
+            if constexpr (shared_inbox) {
+                (void)drain_requests(cs, me, me, found);
+            } else {
+                for (unsigned s = 0; s < n_; ++s)
+                    if (s != me) (void)drain_requests(cs, me, s, found);
+            }
         }
         // Replies that did not fit earlier, in order.
         while (!cs.pending_replies.empty()) {
-            work_item* item = cs.pending_replies.front();
-            if (!rep(item->from, item->to).try_push(std::move(item))) break;
-            cs.pending_replies.pop_front();
+            work_item* item = cs.pending_replies.head;
+            const unsigned from = item->from;
+            cs.pending_replies.pop_front();  // before the push: then the item is the origin's
+            if (!rep(from, me).try_push(std::move(item))) {
+                item->next = cs.pending_replies.head;  // back to the front, order kept
+                cs.pending_replies.head = item;
+                if (cs.pending_replies.tail == nullptr) cs.pending_replies.tail = item;
+                break;
+            }
+            mark_dirty(cs, from, rep_dirty);
         }
         return found;
     }
 
-    void flush_outgoing(unsigned me) noexcept {
-        for (unsigned d = 0; d < n_; ++d) {
-            if (d == me) continue;
-            // A flush that could not move everything is retried next turn.
-            (void)qmesh::flush(req(me, d));
-            (void)qmesh::flush(rep(d, me));
+    // Publishes what this core pushed (staging queues) and rings the
+    // receivers' doorbells; O(queues pushed to), not O(N).
+    void flush_outgoing(core_state& cs, unsigned me) noexcept {
+        std::size_t keep = 0;
+        for (std::size_t i = 0; i < cs.dirty.size(); ++i) {
+            const unsigned d = cs.dirty[i];
+            const std::uint8_t f = cs.dirty_flags[d];
+            bool all = true;
+            if ((f & req_dirty) != 0) {
+                all &= qmesh::flush(req(me, d));
+                cs.unflushed[d] = 0;
+            }
+            if ((f & rep_dirty) != 0) all &= qmesh::flush(rep(d, me));
+            if (ring_) ring(cs, d, me);
+            if (all) cs.dirty_flags[d] = 0;
+            else cs.dirty[keep++] = d;  // what did not fit is retried next turn
         }
+        cs.dirty.resize(keep);
+    }
+
+    // One reactor turn: tasks, polls, flushes. True if it did anything.
+    bool turn(core_state& cs, unsigned me) noexcept {
+        const std::size_t ran = run_tasks(cfg_.task_quota);
+        const bool found = poll(cs, me);
+        const bool busy = ran != 0 || found;
+        if (!cs.dirty.empty() && (cfg_.flush_on_poll || !busy)) flush_outgoing(cs, me);
+        ++cs.counters.turns;
+        if (!busy) ++cs.counters.idle_turns;
+        return busy;
+    }
+
+    bool nothing_pending(const core_state& cs) const noexcept {
+        if (!cs.pending_replies.empty() || !cs.dirty.empty() || !local_tasks().empty()) return false;
+        for (const auto& w : cs.waiting)
+            if (!w.empty()) return false;
+        for (unsigned w = 0; w < words_; ++w)
+            if (cs.pending[w] != 0) return false;
+        return true;
+    }
+
+    // Parks the calling reactor until a ring or a poke (or the timeout).
+    void park(core_state& cs, unsigned me) noexcept {
+        detail::doorbell& b = bells_[me];
+        std::uint32_t expected = 0;
+        // (B5) acq_rel: the compare-exchange and every ringer's fetch_or are
+        // RMWs on one word, so one of them sees the other (see the header).
+        if (!b.summary.compare_exchange_strong(expected, detail::bell_sleeping, std::memory_order_acq_rel,
+                                               std::memory_order_relaxed))
+            return;  // something arrived meanwhile
+        ++cs.counters.sleeps;
+        detail::futex_wait(b.summary, detail::bell_sleeping, cfg_.sleep_timeout);
+        b.summary.fetch_and(~detail::bell_sleeping, std::memory_order_acq_rel);
     }
 
     void reactor_main(unsigned me, std::function<void()>* start) {
@@ -417,14 +787,7 @@ private:
         hooks = {this, &smp::respond_cb, static_cast<int>(me)};
         try {
             if (cfg_.pin) topology::instance().pin_current_thread(cfg_.cores[me]);
-            // First touch: a core allocates the queues it consumes from, so
-            // their memory lands on its NUMA node under the default policy.
-            for (unsigned s = 0; s < n_; ++s) {
-                if (s == me) continue;
-                if (!shared_inbox) req_[idx(s, me)] = std::make_unique<queue_type>(cfg_.queue_capacity);
-                rep_[idx(me, s)] = std::make_unique<queue_type>(cfg_.queue_capacity);
-            }
-            if (shared_inbox) req_[me] = std::make_unique<queue_type>(cfg_.queue_capacity * (n_ > 1 ? n_ - 1 : 1));
+            allocate_queues(me);
         } catch (const std::exception& e) {
             // (E1) release: pairs with (E2); error_ is written before the flag.
             if (!start_failed_.exchange(true, std::memory_order_acq_rel)) error_ = e.what();
@@ -443,42 +806,74 @@ private:
         // coroutine lambda's frame refers to its closure.
         if (start != nullptr) schedule_fn([start] { (*start)(); });
         for (;;) {
-            const std::size_t ran = run_tasks(cfg_.task_quota);
-            const bool found = poll(cs, me);
-            flush_outgoing(me);
+            const bool busy = turn(cs, me);
             // (S2) acquire: pairs with (S1).
             if (!cs.stopping_seen && stopping_.load(std::memory_order_acquire)) cs.stopping_seen = true;
-            if (cs.stopping_seen && !cs.quiesced && cs.total_inflight == 0 && all_empty(cs, me) &&
-                local_tasks().empty()) {
+            if (cs.stopping_seen && !cs.quiesced && cs.total_inflight == 0 && nothing_pending(cs)) {
                 cs.quiesced = true;
                 // (Q1) release: our last pushes and counters happen-before any
                 // core that sees the full count; pairs with (Q2).
-                quiesced_.fetch_add(1, std::memory_order_acq_rel);
+                if (quiesced_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_) poke_all(cs);
             }
             // (Q2) acquire: once all are quiesced no request is in flight.
             if (cs.quiesced && quiesced_.load(std::memory_order_acquire) == n_ && local_tasks().empty()) break;
-            if (ran == 0 && !found && cfg_.yield_when_idle) sched_yield();
             // Relaxed: a request to give up, it carries no data.
             if (cfg_.abort != nullptr && cfg_.abort->load(std::memory_order_relaxed)) break;
+            if (busy) {
+                cs.idle_run = 0;
+                continue;
+            }
+            if (cfg_.yield_when_idle) sched_yield();
+            if (cfg_.idle == idle_policy::sleep && ++cs.idle_run >= cfg_.idle_turns_before_sleep &&
+                nothing_pending(cs)) {
+                cs.idle_run = 0;
+                park(cs, me);
+            }
         }
         hooks = {};
     }
 
-    bool all_empty(const core_state& cs, unsigned me) const noexcept {
-        if (!cs.pending_replies.empty()) return false;
-        for (unsigned d = 0; d < n_; ++d)
-            if (d != me && !cs.waiting[d].empty()) return false;
-        return true;
+    // A core allocates the queues it consumes from, under the placement
+    // policy, and records where each landed.
+    void allocate_queues(unsigned me) {
+        const int mine = detail::numa_node_of_pu(cfg_.cores[me]);
+        auto make = [&](std::unique_ptr<queue_type>& slot, unsigned producer, std::size_t capacity) {
+            const int node = cfg_.placement == numa_placement::sender ? detail::numa_node_of_pu(cfg_.cores[producer])
+                                                                      : mine;
+            {
+                detail::numa_scope scope(cfg_.placement, node);
+                slot = std::make_unique<queue_type>(capacity);
+            }
+            const int got = detail::numa_node_of_address(slot.get());
+            auto& cs = state(me);
+            ++cs.numa_checked;
+            if (cfg_.placement == numa_placement::interleave ? got >= 0 : got == node) ++cs.numa_on_intended;
+        };
+        for (unsigned s = 0; s < n_; ++s) {
+            if (s == me) continue;
+            if (!shared_inbox) make(req_[idx(s, me)], s, cfg_.queue_capacity);
+            make(rep_[idx(me, s)], s, cfg_.queue_capacity);
+        }
+        if (shared_inbox) make(req_[me], me, cfg_.queue_capacity * (n_ > 1 ? n_ - 1 : 1));
     }
 
-    void launch(std::function<void()>& start) {
+    void prepare_states() {
         cores_ = std::make_unique<std::vector<core_state>>(n_);
         for (auto& cs : *cores_) {
             cs.waiting.resize(n_);
             cs.inflight.assign(n_, 0);
+            cs.unflushed.assign(n_, 0);
+            cs.dirty_flags.assign(n_, 0);
+            cs.dirty.reserve(n_);
+            cs.pending.assign(words_, 0);
             cs.out.assign(n_, {});
             cs.in.assign(n_, {});
         }
+        bells_ = std::make_unique<detail::doorbell[]>(n_);
+    }
+
+    void launch(std::function<void()>& start) {
+        prepare_states();
         ready_.store(0, std::memory_order_relaxed);
         quiesced_.store(0, std::memory_order_relaxed);
         stopping_.store(false, std::memory_order_relaxed);
@@ -489,14 +884,26 @@ private:
             threads.emplace_back([this, i, &start] { reactor_main(i, i == 0 ? &start : nullptr); });
         for (auto& t : threads) t.join();
         // Joined: every core's counters are visible here.
-        for (unsigned a = 0; a < n_; ++a)
+        latency_ = histogram{};
+        numa_ = {};
+        numa_.placement = cfg_.placement;
+        numa_.nodes = detail::numa_node_count();
+        numa_.applied = numa_.nodes > 1;
+        for (unsigned a = 0; a < n_; ++a) {
+            const core_state& cs = (*cores_)[a];
+            core_counters_[a] = cs.counters;
+            latency_.merge(cs.latency);
+            numa_.queues += cs.numa_checked;
+            numa_.on_intended += cs.numa_on_intended;
             for (unsigned b = 0; b < n_; ++b) {
                 auto& c = counters_[idx(a, b)];
-                const auto& o = (*cores_)[a].out[b];
+                const auto& o = cs.out[b];
                 const auto& i = (*cores_)[b].in[a];
-                c = {o.sent, i.received, o.completed, o.full_stalls, i.empty_polls};
+                c = {o.sent, i.received, o.completed, o.full_stalls, i.empty_polls, i.batches};
             }
+        }
         cores_.reset();
+        bells_.reset();
         for (auto& q : req_) q.reset();
         for (auto& q : rep_) q.reset();
         if (start_failed_.load(std::memory_order_relaxed)) throw std::runtime_error(error_);
@@ -514,10 +921,16 @@ private:
 
     smp_config cfg_;
     unsigned n_;
+    unsigned words_ = 1;  // doorbell words in use
+    bool ring_ = false;   // senders ring doorbells (doorbell polling or sleeping reactors)
     std::vector<std::unique_ptr<queue_type>> req_;  // [from * n + to] (shared inbox: [to])
     std::vector<std::unique_ptr<queue_type>> rep_;  // [from * n + to]: replies for from's requests to `to`
     std::vector<pair_counters> counters_;
+    std::vector<core_counters> core_counters_;
+    histogram latency_;
+    numa_report numa_;
     std::unique_ptr<std::vector<core_state>> cores_;
+    std::unique_ptr<detail::doorbell[]> bells_;
     alignas(cache_line_bytes) std::atomic<bool> stopping_{false};
     alignas(cache_line_bytes) std::atomic<unsigned> quiesced_{0};
     std::atomic<unsigned> ready_{0};
