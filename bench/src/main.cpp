@@ -21,10 +21,13 @@ commands:
   list [--json]                 the registered queues and their traits
   topo [--json]                 the machine as hwloc sees it: cores, caches, NUMA nodes, pair relations
   run --suite S[,S...]          run benchmark suites and write one JSON result file
+                                suites: floor pingpong submit stream load mesh kv pollscale
       [--queues Q[,Q...]]         queues to run (default: all registered)
       [--cores C[,C...]]          cores (OS PU numbers) to use (default: all available)
       [--reps N]                  repetitions, round-robin across configurations (default 5)
       [--quick]                   short measurements (smoke runs)
+      [--oversubscribe]           also run mesh and kv with twice as many threads as
+                                  cores (entries marked "oversubscribed": true)
       [--out FILE]                result file (default: results/<host>-<date>-<sha>-<suites>.json)
   verify --queue Q [--seconds S] concurrent correctness checks of one queue
 

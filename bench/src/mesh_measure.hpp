@@ -1,7 +1,13 @@
 // bench/src/mesh_measure.hpp: the runtime over one queue: every core submits
-// to every other core through submit_to, with a bounded window of requests
-// outstanding per ordered pair; aggregate throughput, sampled submit_to
-// latency, the mesh's counters, and an exactly-once check.
+// to every other core through submit_to (fan-in: every core to core 0), with a
+// bounded window of requests outstanding per ordered pair; aggregate
+// throughput, the runtime's sampled submit_to latency, its counters and batch
+// sizes, and an exactly-once check.
+//
+// Receiver states: `idle` (a reactor does nothing but the mesh, so it polls
+// between messages), `busy` (every reactor also runs a chain of CPU-bound
+// tasks of `busy_task_ns` each, so messages wait for the task quota), and
+// `fan-in` (cores 1..N-1 all submit to core 0, which only serves).
 #pragma once
 
 #include <algorithm>
@@ -21,12 +27,20 @@
 
 namespace qmesh::bench {
 
+enum class mesh_state { idle, busy, fan_in };
+inline const char* to_string(mesh_state s) noexcept {
+    return s == mesh_state::idle ? "idle" : s == mesh_state::busy ? "busy" : "fan-in";
+}
+
 struct mesh_params {
     std::vector<unsigned> cores;
+    mesh_state state = mesh_state::idle;
+    rt::polling poll = rt::polling::doorbell;
+    std::uint64_t busy_task_ns = 2000;    // one CPU-bound task (busy state)
     std::uint64_t msgs_per_pair = 20000;  // submissions per ordered pair
     std::size_t window = 16;              // outstanding per ordered pair
     std::size_t capacity = 64;            // per queue
-    unsigned sample_every = 16;           // latency sample rate
+    unsigned sample_every = 16;           // the runtime times one submit_to in this many
     double timer_overhead_ns = 0;
     bool oversubscribed = false;
     std::chrono::milliseconds timeout{30000};
@@ -39,6 +53,9 @@ struct mesh_result {
     double msgs_per_s = 0;  // completed submit_to round trips per second, all cores
     double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;  // sampled submit_to latency
     rt::pair_counters totals;
+    rt::core_counters cores;
+    rt::numa_report numa;
+    std::uint64_t busy_tasks = 0;  // CPU-bound tasks run (busy state)
     std::uint64_t executed = 0;  // functions that ran on their targets
 };
 
@@ -48,8 +65,19 @@ struct alignas(cache_line_bytes) mesh_core_stats {
     std::uint64_t executed = 0;  // functions run here for others
     std::uint64_t start = 0, end = 0;
     std::uint64_t wrong = 0;  // replies that did not echo their request
-    histogram lat;
+    std::uint64_t busy_tasks = 0;
+    bool done = false;        // this core's pumps have finished (ends its busy chain)
 };
+
+// The busy state's CPU-bound work: one task spins for `ns`, then schedules
+// the next, until its core's pumps are done.
+inline void busy_step(mesh_core_stats* mine, std::uint64_t ns) {
+    const std::uint64_t until = now_ns() + ns;
+    while (now_ns() < until) {
+    }
+    ++mine->busy_tasks;
+    if (!mine->done) rt::schedule_fn([mine, ns] { busy_step(mine, ns); });
+}
 
 // One outstanding request slot from core `me` to core `d`: sends `count`
 // requests one after another, each echoing a tag. A free coroutine (not a
@@ -57,20 +85,15 @@ struct alignas(cache_line_bytes) mesh_core_stats {
 template <class Mesh>
 rt::future<> mesh_pump(Mesh& mesh, std::vector<mesh_core_stats>& pc, unsigned me, unsigned d, std::uint64_t count,
                        std::size_t w, const mesh_params& p) {
+    (void)p;
     mesh_core_stats& mine = pc[me];
     for (std::uint64_t i = 0; i < count; ++i) {
-        const bool sample = (i % p.sample_every) == w % p.sample_every;
-        const std::uint64_t t0 = sample ? now_ns() : 0;
         const std::uint64_t tag = (std::uint64_t{me} << 48) | (std::uint64_t{w} << 32) | i;
         const std::uint64_t got = co_await mesh.submit_to(d, [&pc, tag] {
             ++pc[static_cast<unsigned>(rt::this_core())].executed;
             return tag;
         });
         if (got != tag) ++mine.wrong;
-        if (sample) {
-            const double dt = static_cast<double>(now_ns() - t0) - p.timer_overhead_ns;
-            mine.lat.record(dt > 0 ? static_cast<std::uint64_t>(dt) : 0);
-        }
     }
 }
 
@@ -82,6 +105,8 @@ mesh_result measure_mesh(const mesh_params& p) {
     cfg.queue_capacity = p.capacity;
     cfg.max_inflight = p.window;
     cfg.yield_when_idle = p.oversubscribed;
+    cfg.poll = p.poll;
+    cfg.latency_sample_every = p.sample_every;
 
     std::vector<mesh_core_stats> pc(n);
 
@@ -99,11 +124,12 @@ mesh_result measure_mesh(const mesh_params& p) {
                 const unsigned me = static_cast<unsigned>(rt::this_core());
                 mesh_core_stats& mine = pc[me];
                 mine.start = now_ns();
+                if (p.state == mesh_state::busy) busy_step(&mine, p.busy_task_ns);
                 // One pump per outstanding slot per target: each awaits its
                 // reply before sending the next, so `window` are in flight.
                 std::vector<rt::future<>> pumps;
                 for (unsigned d = 0; d < n; ++d) {
-                    if (d == me) continue;
+                    if (d == me || (p.state == mesh_state::fan_in && (me == 0 || d != 0))) continue;
                     for (std::size_t w = 0; w < p.window; ++w) {
                         const std::uint64_t count =
                             p.msgs_per_pair / p.window + (w < p.msgs_per_pair % p.window ? 1 : 0);
@@ -112,6 +138,7 @@ mesh_result measure_mesh(const mesh_params& p) {
                 }
                 for (auto& f : pumps) co_await std::move(f);
                 mine.end = now_ns();
+                mine.done = true;
             });
         });
     } catch (const std::exception& e) {
@@ -123,22 +150,26 @@ mesh_result measure_mesh(const mesh_params& p) {
     }
     dog.stop();
     r.totals = mesh.totals();
+    r.cores = mesh.core_totals();
+    r.numa = mesh.numa();
     std::uint64_t start = UINT64_MAX, end = 0, wrong = 0;
-    histogram all;
     for (const auto& c : pc) {
         start = std::min(start, c.start);
-        end = std::max(end, c.end);
+        // Fan-in: core 0 sends nothing, its end marks no work.
+        if (p.state != mesh_state::fan_in || &c != &pc[0]) end = std::max(end, c.end);
         r.executed += c.executed;
+        r.busy_tasks += c.busy_tasks;
         wrong += c.wrong;
     }
-    for (const auto& c : pc) all.merge(c.lat);
+    const histogram& all = mesh.latency();
     r.p50 = all.quantile(0.5);
     r.p90 = all.quantile(0.9);
     r.p99 = all.quantile(0.99);
     r.p999 = all.quantile(0.999);
     r.max = static_cast<double>(all.max());
     r.seconds = static_cast<double>(end - start) / 1e9;
-    const std::uint64_t expected = p.msgs_per_pair * n * (n - 1);
+    const std::uint64_t senders_pairs = p.state == mesh_state::fan_in ? n - 1 : std::uint64_t{n} * (n - 1);
+    const std::uint64_t expected = p.msgs_per_pair * senders_pairs;
     r.msgs_per_s = r.seconds > 0 ? static_cast<double>(r.executed) / r.seconds : 0;
     r.ok = true;
     // invoke_on_all's own n - 1 submissions cross the mesh too.

@@ -20,7 +20,7 @@ namespace qmesh::bench {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& known_suites() {
-    static const std::vector<std::string> s{"floor", "pingpong", "submit", "stream", "mesh"};
+    static const std::vector<std::string> s{"floor", "pingpong", "submit", "stream", "mesh", "pollscale"};
     return s;
 }
 
@@ -109,6 +109,8 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
             o.reps = parse_count(value(), "--reps", 1, 1000);
         } else if (a == "--quick") {
             o.quick = true;
+        } else if (a == "--oversubscribe") {
+            o.oversubscribe = true;
         } else if (a == "--out") {
             o.out = value();
             if (o.out.empty()) throw usage_error("--out needs a file name");

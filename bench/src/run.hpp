@@ -22,6 +22,7 @@ struct run_options {
     std::vector<unsigned> cores;      // PUs; all available when not given
     unsigned reps = 5;
     bool quick = false;
+    bool oversubscribe = false;  // also run mesh/kv with more reactors than cores (marked)
     std::string out;  // final path of the result file
     std::string command_line;
 };

@@ -113,6 +113,109 @@ void put_throughput(json& e, bool ok, const std::string& error, double msgs_per_
     e["msgs_per_s"] = msgs_per_s;
 }
 
+// Batch sizes as [{"le": upper bound, "count": n}]; the last bound is null
+// (no upper bound).
+json batch_hist_json(const std::array<std::uint64_t, rt::batch_buckets>& b) {
+    json h = json::array();
+    for (std::size_t i = 0; i < b.size(); ++i) {
+        json x;
+        x["le"] = i + 1 < b.size() ? json((std::uint64_t{2} << i) - 1) : json(nullptr);
+        x["count"] = b[i];
+        h.push_back(x);
+    }
+    return h;
+}
+
+// One mesh configuration: N reactors on the first N cores given (or, past
+// the cores given, on them again: oversubscribed), one queue kind.
+json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_state state, rt::polling poll,
+                double overhead, unsigned rep) {
+    mesh_params mp;
+    const bool over = n > o.cores.size();
+    for (unsigned i = 0; i < n; ++i) mp.cores.push_back(o.cores[i % o.cores.size()]);
+    mp.state = state;
+    mp.poll = poll;
+    mp.oversubscribed = over;
+    const std::uint64_t total = o.quick ? 100'000 : 300'000;
+    const std::uint64_t pairs = state == mesh_state::fan_in ? n - 1 : std::uint64_t{n} * (n - 1);
+    mp.msgs_per_pair = std::max<std::uint64_t>(500, total / pairs);
+    if (state == mesh_state::busy) mp.msgs_per_pair = std::max<std::uint64_t>(500, mp.msgs_per_pair / 4);
+    mp.timer_overhead_ns = overhead;
+    mp.timeout = std::chrono::milliseconds(o.quick ? 10000 : 30000);
+    mesh_result r;
+    all_queues::with(qn, [&]<class K>() { r = measure_mesh<K>(mp); });
+    const auto& topo = rt::topology::instance();
+    rt::relation widest = rt::relation::same_pu;
+    for (unsigned a : mp.cores)
+        for (unsigned b : mp.cores)
+            if (a != b) widest = std::max(widest, topo.relation_of(a, b));
+    json e = base_entry("mesh", qn, {mp.cores[0], mp.cores[1]}, rep, o.reps);
+    std::string name = "mesh/" + qn + "/n" + std::to_string(n);
+    if (state != mesh_state::idle) name += std::string("/") + to_string(state);
+    if (poll != rt::polling::doorbell) name += "/" + std::string(rt::to_string(poll));
+    e["name"] = e["run_name"] = name;
+    e["cores"] = mp.cores;
+    e["threads"] = n;
+    e["relation"] = std::string(rt::to_string(widest));
+    put_throughput(e, r.ok, r.error, r.msgs_per_s, r.totals.completed);
+    e["receiver_state"] = to_string(state);
+    e["polling"] = std::string(rt::to_string(poll));
+    e["oversubscribed"] = over;
+    e["msg_bytes"] = 8;
+    e["capacity"] = mp.capacity;
+    e["batch"] = mp.window;
+    // The runtime's own sample: one submit_to in sample_every, submit to fulfilment.
+    e["p50_ns"] = r.p50;
+    e["p90_ns"] = r.p90;
+    e["p99_ns"] = r.p99;
+    e["p999_ns"] = r.p999;
+    e["max_ns"] = r.max;
+    e["sent"] = r.totals.sent;
+    e["received"] = r.totals.received;
+    e["completed"] = r.totals.completed;
+    e["full_stalls"] = r.totals.full_stalls;
+    e["empty_polls"] = r.totals.empty_polls;
+    e["batch_hist"] = batch_hist_json(r.totals.batches);
+    e["turns"] = r.cores.turns;
+    e["idle_turns"] = r.cores.idle_turns;
+    if (state == mesh_state::busy) e["busy_tasks"] = r.busy_tasks;
+    return e;
+}
+
+// One pollscale configuration.
+json pollscale_entry(const run_options& o, unsigned n, const std::string& qn, rt::polling poll, unsigned rep) {
+    rt::smp_config cfg;
+    cfg.poll = poll;
+    rt::idle_poll_result r;
+    std::string error;
+    // Enough turns for ~10 ms at the scan's O(N) cost, at least 20000.
+    const std::uint64_t turns = std::max<std::uint64_t>(o.quick ? 5000 : 20000, (o.quick ? 200'000 : 1'000'000) / n);
+    try {
+        // Pinned to the first core given, like every other measurement.
+        rt::topology::instance().pin_current_thread(o.cores[0]);
+        all_queues::with(qn, [&]<class K>() { r = rt::smp<K>::measure_idle_poll(n, cfg, turns); });
+    } catch (const std::exception& ex) {
+        error = ex.what();
+    }
+    json e = base_entry("pollscale", qn, {o.cores[0], o.cores[0]}, rep, o.reps);
+    e["name"] = e["run_name"] = "pollscale/" + qn + "/" + std::string(rt::to_string(poll)) + "/n" + std::to_string(n);
+    e["cores"] = {o.cores[0]};
+    e["threads"] = 1;
+    e["real_time"] = r.ns_per_turn;
+    e["cpu_time"] = r.ns_per_turn;
+    e["time_unit"] = "ns";
+    e["iterations"] = turns;
+    e["valid"] = error.empty();
+    if (!error.empty()) e["error_message"] = error;
+    e["polling"] = std::string(rt::to_string(poll));
+    e["virtual_cores"] = n;
+    e["poll_ns"] = r.ns_per_turn;
+    e["pair_bytes"] = r.pair_bytes;
+    e["bell_bytes"] = r.bell_bytes;
+    e["capacity"] = cfg.queue_capacity;
+    return e;
+}
+
 class progress {
 public:
     explicit progress(std::size_t total) : total_(total), tty_(::isatty(2) != 0), start_(clock::now()) {}
@@ -178,14 +281,28 @@ void add_aggregates(json& benchmarks) {
             a["cpu_time"] = value;
             a["time_unit"] = "ns";
             a["iterations"] = static_cast<int>(t.size());
-            for (const char* f : {"suite", "queue", "cores", "relation", "capacity", "msg_bytes", "batch"})
+            for (const char* f : {"suite", "queue", "cores", "relation", "capacity", "msg_bytes", "batch", "receiver_state",
+                                  "polling", "oversubscribed", "virtual_cores", "design", "write_fraction",
+                                  "offered_fraction"})
                 if (first.contains(f)) a[f] = first[f];
             a["valid"] = all_valid;
             if (std::string(name) == "median") {
                 for (const char* f : {"p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "floor_p50_ns", "floor_ratio",
-                                      "raw_p50_ns", "raw_ratio", "msgs_per_s"}) {
+                                      "raw_p50_ns", "raw_ratio", "msgs_per_s", "poll_ns", "pair_bytes", "bell_bytes",
+                                      "offered_msgs_per_s", "stream_msgs_per_s"}) {
                     json m = field_median(f);
                     if (!m.is_null()) a[f] = m;
+                }
+                // Batch sizes: summed over the valid repetitions.
+                if (first.contains("batch_hist")) {
+                    json h = first["batch_hist"];
+                    for (auto& b : h) b["count"] = 0;
+                    for (const json* e : g)
+                        if ((*e)["valid"].get<bool>() && e->contains("batch_hist"))
+                            for (std::size_t i = 0; i < h.size() && i < (*e)["batch_hist"].size(); ++i)
+                                h[i]["count"] = h[i]["count"].get<std::uint64_t>() +
+                                                (*e)["batch_hist"][i]["count"].get<std::uint64_t>();
+                    a["batch_hist"] = h;
                 }
                 a["spread"] = med != 0 ? mad(t) / med : 0.0;
                 // 95 % confidence interval of the mean real_time (Student's t).
@@ -202,6 +319,16 @@ void add_aggregates(json& benchmarks) {
 }  // namespace
 
 json run_suites(const run_options& o, json& context) {
+    context["oversubscribe"] = o.oversubscribe;
+    {
+        // The mesh's queue placement (the runtime's default: the receiver's
+        // node); a no-op on a single-node machine.
+        json numa;
+        numa["nodes"] = rt::detail::numa_node_count();
+        numa["placement"] = std::string(rt::to_string(rt::smp_config{}.placement));
+        numa["applied"] = rt::detail::numa_node_count() > 1;
+        context["numa"] = numa;
+    }
     auto wants = [&](const char* s) { return std::find(o.suites.begin(), o.suites.end(), s) != o.suites.end(); };
     const double overhead = context["timer_overhead_ns"].get<double>();
 
@@ -311,47 +438,44 @@ json run_suites(const run_options& o, json& context) {
     }
 
     if (wants("mesh")) {
-        // N = 2, 4, 8, ... and all the cores given.
+        // N = 2, 4, 8, ... and all the cores given; with --oversubscribe also
+        // twice as many reactors as cores (they share PUs and yield).
         std::vector<unsigned> ns;
         for (unsigned n = 2; n < o.cores.size(); n *= 2) ns.push_back(n);
         ns.push_back(static_cast<unsigned>(o.cores.size()));
+        if (o.oversubscribe) ns.push_back(static_cast<unsigned>(o.cores.size() * 2));
+        // Every queue idle under both polling strategies; busy and fan-in
+        // receivers with the doorbell (quick: idle only, doorbell only).
+        struct variant {
+            mesh_state state;
+            rt::polling poll;
+        };
+        std::vector<variant> variants{{mesh_state::idle, rt::polling::doorbell}};
+        if (!o.quick) {
+            variants.push_back({mesh_state::idle, rt::polling::scan});
+            variants.push_back({mesh_state::busy, rt::polling::doorbell});
+            variants.push_back({mesh_state::fan_in, rt::polling::doorbell});
+        }
         for (unsigned n : ns)
-            for (const auto& qn : o.queues)
-                configs.push_back({"mesh " + qn + " n=" + std::to_string(n), [&, n, qn](unsigned rep) {
-                    mesh_params mp;
-                    mp.cores.assign(o.cores.begin(), o.cores.begin() + n);
-                    const std::uint64_t total = o.quick ? 100'000 : 300'000;
-                    mp.msgs_per_pair = std::max<std::uint64_t>(500, total / (std::uint64_t{n} * (n - 1)));
-                    mp.timer_overhead_ns = overhead;
-                    mp.timeout = std::chrono::milliseconds(o.quick ? 10000 : 30000);
-                    mesh_result r;
-                    all_queues::with(qn, [&]<class K>() { r = measure_mesh<K>(mp); });
-                    const auto& topo = rt::topology::instance();
-                    rt::relation widest = rt::relation::same_pu;
-                    for (unsigned a : mp.cores)
-                        for (unsigned b : mp.cores)
-                            if (a != b) widest = std::max(widest, topo.relation_of(a, b));
-                    json e = base_entry("mesh", qn, {mp.cores[0], mp.cores[1]}, rep, o.reps);
-                    e["name"] = e["run_name"] = "mesh/" + qn + "/n" + std::to_string(n);
-                    e["cores"] = mp.cores;
-                    e["threads"] = n;
-                    e["relation"] = std::string(rt::to_string(widest));
-                    put_throughput(e, r.ok, r.error, r.msgs_per_s, r.totals.completed);
-                    e["msg_bytes"] = 8;
-                    e["capacity"] = mp.capacity;
-                    e["batch"] = mp.window;
-                    e["p50_ns"] = r.p50;
-                    e["p90_ns"] = r.p90;
-                    e["p99_ns"] = r.p99;
-                    e["p999_ns"] = r.p999;
-                    e["max_ns"] = r.max;
-                    e["sent"] = r.totals.sent;
-                    e["received"] = r.totals.received;
-                    e["completed"] = r.totals.completed;
-                    e["full_stalls"] = r.totals.full_stalls;
-                    e["empty_polls"] = r.totals.empty_polls;
-                    return e;
-                }});
+            for (const variant v : variants)
+                for (const auto& qn : o.queues)
+                    configs.push_back({"mesh " + qn + " n=" + std::to_string(n) + " " + to_string(v.state) + " " +
+                                           std::string(rt::to_string(v.poll)),
+                                       [&, n, qn, v](unsigned rep) { return mesh_entry(o, n, qn, v.state, v.poll, overhead, rep); }});
+    }
+
+    if (wants("pollscale")) {
+        // Idle poll cost per reactor turn for N = 2 ... 256 virtual cores,
+        // per polling strategy, built in memory on one core (see
+        // smp::measure_idle_poll).
+        std::vector<unsigned> ns;
+        for (unsigned n = 2; n <= 256; n *= o.quick ? 8 : 2) ns.push_back(n);
+        if (ns.back() != 256) ns.push_back(256);
+        for (const auto& qn : o.queues)
+            for (const rt::polling pol : {rt::polling::scan, rt::polling::doorbell})
+                for (unsigned n : ns)
+                    configs.push_back({"pollscale " + qn + " " + std::string(rt::to_string(pol)) + " n=" + std::to_string(n),
+                                       [&, n, qn, pol](unsigned rep) { return pollscale_entry(o, n, qn, pol, rep); }});
     }
 
     progress prog(configs.size() * o.reps);
