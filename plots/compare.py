@@ -7,7 +7,8 @@ the repetitions of A against those of B. A pair is a REGRESSION when the test is
 (p < alpha) and B is worse than A by more than the threshold; an improvement likewise.
 
 The figure compared is msgs_per_s (a throughput: higher is better) when every valid
-repetition of both sides has it, else real_time in ns (a time: lower is better).
+repetition of both sides has it, else real_time in ns (a time: lower is better); the load
+suite always compares real_time (its p50), since its msgs_per_s is the rate it was offered.
 --metric floor_ratio compares pingpong round trips divided by the adjacent hardware floor,
 which on noisy virtual machines is steadier than absolute times.
 
@@ -153,9 +154,16 @@ class Row:
     note: str = ""
 
 
+# Suites whose msgs_per_s is an input, not the outcome: the load suite offers a rate and
+# records the rate achieved; what it measures is latency (real_time = one-way p50).
+LATENCY_SUITES = {"load"}
+
+
 def choose_metric(requested: str, a: qr.Run, b: qr.Run) -> str:
     if requested != "auto":
         return requested
+    if a.suite in LATENCY_SUITES:
+        return "real_time"
     its = a.valid_iterations + b.valid_iterations
     if its and all(qr.getter("msgs_per_s")(e) is not None for e in its):
         return "msgs_per_s"

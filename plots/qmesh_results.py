@@ -477,6 +477,8 @@ class Summary:
     invalid: bool = False
     n_invalid: int = 0
     source: str = "iterations"
+    # Set by with_ci(): lo/hi are then a confidence interval of the median, not min/max.
+    ci_level: Optional[float] = None
 
 
 def summarize(runs: Iterable["Run"], get: Getter) -> Optional[Summary]:
@@ -568,6 +570,21 @@ class Run:
         return [v for e in source if (v := get(e)) is not None]
 
 
+def with_ci(run_list: Iterable["Run"], get: Getter, level: float = 0.95) -> Optional[Summary]:
+    """summarize(), with lo/hi replaced by median_ci() of the valid repetitions when the
+    figure comes from repetitions (ci_level = the interval's coverage); unchanged (min/max)
+    when it comes from aggregates or invalid data."""
+    run_list = list(run_list)
+    s = summarize(run_list, get)
+    if s is None or s.invalid or s.source != "iterations":
+        return s
+    values = [v for r in run_list for e in r.valid_iterations if (v := get(e)) is not None]
+    ci = median_ci(values, level)
+    if ci is not None:
+        s.lo, s.hi, s.ci_level = ci
+    return s
+
+
 def runs(doc: dict, suite: Optional[str] = None) -> list[Run]:
     """The runs of a document (optionally of one suite), in order of first appearance."""
     out: dict[str, Run] = {}
@@ -585,3 +602,152 @@ def runs(doc: dict, suite: Optional[str] = None) -> list[Run]:
     for run in out.values():
         run.iterations.sort(key=lambda e: e.get("repetition_index", 0))
     return list(out.values())
+
+
+def text_param(run: Run, name: str, default: Optional[str] = None) -> Optional[str]:
+    """A string configuration field of a run (receiver_state, polling, design, ...), or default
+    when absent or not a string (old files lack the newer fields)."""
+    v = run.param(name)
+    return v if isinstance(v, str) else default
+
+
+def flag_param(run: Run, name: str) -> bool:
+    """True when any entry of the run carries the boolean field set (e.g. oversubscribed)."""
+    return any(e.get(name) is True for e in run.entries)
+
+
+# --------------------------------------------------------------------------------------
+# Confidence interval of a median (distribution-free)
+
+def median_ci(samples: Iterable[float], level: float = 0.95) -> Optional[tuple]:
+    """(lo, hi, coverage): the narrowest order-statistic interval [x(k), x(n+1-k)] whose
+    coverage of the population median is at least level, or [min, max] with its (smaller)
+    coverage when n is too small to reach level. None without samples.
+
+    Coverage = 1 - 2 P(B <= k-1), B ~ Binomial(n, 1/2): the median lies below x(k) only if
+    fewer than k samples fall below it (the sign-test interval; see e.g. Conover, Practical
+    Nonparametric Statistics, ch. 3.2). Needs no assumption about the distribution, which
+    suits repetition counts of 3 to 10 drawn from skewed timing distributions."""
+    xs = sorted(samples)
+    n = len(xs)
+    if n == 0:
+        return None
+    total = 2 ** n
+
+    def coverage(k: int) -> float:  # interval [x(k), x(n+1-k)], 1-based
+        below = sum(math.comb(n, i) for i in range(k))
+        return max(0.0, 1.0 - 2.0 * below / total)
+
+    k = 1
+    while k + 1 <= (n + 1) // 2 and coverage(k + 1) >= level:
+        k += 1
+    return xs[k - 1], xs[n - k], coverage(k)
+
+
+# --------------------------------------------------------------------------------------
+# Queue families
+
+# The registry's families (queues/include/qmesh/queues/registry.hpp; `qmesh list --json`):
+# own = the project's lock-free queues, peer = lock-free queues from other projects,
+# lock = locking baselines. A result file whose context lists the queues with their family
+# (context.queues: [{"name", "family", ...}], the output of `qmesh list --json`) overrides
+# this table, so a queue added later is classified without editing this file.
+FAMILIES = {
+    "lamport": "own", "cached": "own", "fastforward": "own", "batched": "own", "seastar": "own",
+    "boost_spsc": "peer", "moodycamel_rwq": "peer", "moodycamel_cq": "peer",
+    "tbb_bounded": "peer", "boost_mpmc": "peer",
+    "mutex": "lock", "spin": "lock", "mutex_cv": "lock", "inbox": "lock",
+}
+LOCK_FREE_FAMILIES = ("own", "peer")
+
+
+def families(doc: dict) -> dict:
+    """queue name -> family ('own' | 'peer' | 'lock'), the file's own list taking precedence."""
+    out = dict(FAMILIES)
+    listed = doc.get("context", {}).get("queues")
+    if isinstance(listed, list):
+        for q in listed:
+            if isinstance(q, dict) and isinstance(q.get("name"), str) \
+                    and q.get("family") in ("own", "peer", "lock"):
+                out[q["name"]] = q["family"]
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# results/mutants.json: the verification kill matrix
+
+# Written by proptests' qmesh_mutants runner; its contract is DESIGN.md's
+# {"mutants": [{"mutant", "defect", "tier", "caught", "seconds"}, ...]}. Kept here (not in
+# results/qmesh-results.schema.json, which describes run files) and checked with the same
+# validator. Extra fields are allowed and ignored.
+MUTANTS_SCHEMA = {
+    "type": "object",
+    "required": ["mutants"],
+    "properties": {
+        "mutants": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["mutant", "defect", "tier", "caught", "seconds"],
+                "properties": {
+                    "mutant": {"type": "string", "minLength": 1},
+                    "defect": {"type": "string"},
+                    "tier": {"type": "string", "minLength": 1},
+                    "caught": {"type": "boolean"},
+                    "seconds": {"type": ["number", "null"], "minimum": 0},
+                },
+            },
+        },
+        # The false-alarm checks: each tier run against a correct queue (optional).
+        "clean": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["queue", "tier", "flagged", "seconds"],
+                "properties": {
+                    "queue": {"type": "string", "minLength": 1},
+                    "tier": {"type": "string", "minLength": 1},
+                    "flagged": {"type": "boolean"},
+                    "seconds": {"type": ["number", "null"], "minimum": 0},
+                },
+            },
+        },
+    },
+}
+
+
+def load_mutants(path: str) -> dict:
+    """Read, parse and validate a mutants file; raises a QmeshError subclass.
+
+    Beyond the schema: a (mutant, tier) pair, or a (clean queue, tier) pair, appears at most
+    once, since the matrix has one cell for it."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise ReadError(path, f"cannot read: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ParseError(path, f"not valid JSON: not UTF-8 text (byte {e.start})") from None
+    doc = parse(text, path)
+    errors = validate(doc, MUTANTS_SCHEMA)
+    if not errors:
+        seen: dict = {}
+        for i, m in enumerate(doc["mutants"]):
+            key = (m["mutant"], m["tier"])
+            if key in seen:
+                errors.append(f"mutants[{i}]: mutant {show(m['mutant'])} with tier "
+                              f"{show(m['tier'])} already listed at mutants[{seen[key]}]")
+            seen.setdefault(key, i)
+        for i, c in enumerate(doc.get("clean", [])):
+            key = ("clean", c["queue"], c["tier"])
+            if key in seen:
+                errors.append(f"clean[{i}]: queue {show(c['queue'])} with tier "
+                              f"{show(c['tier'])} already listed at clean[{seen[key]}]")
+            seen.setdefault(key, i)
+    if errors:
+        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" \
+            if len(errors) > 1 else ""
+        raise ValidationError(path, f"not a mutants file: {errors[0]}{more}")
+    return doc

@@ -1,11 +1,16 @@
 #!/usr/bin/python3
-"""report.py RESULT.json [...] -o DIR: plots and a self-contained HTML report of qmesh results.
+"""report.py RESULT.json [...] [--mutants MUTANTS.json] -o DIR: plots and a self-contained HTML
+report of qmesh results.
 
-Writes into DIR, for each result file: PNG plots of the suites it holds (floor heatmap,
-pingpong percentiles and floor ratios, stream throughput and sweeps, mesh scaling), then
-summary.md (context and tables, linking the PNGs) and report.html (the same with the images
-embedded, so the one file can be mailed or archived). Prints the paths it wrote, report.html
-last. Every number shown comes from the result files.
+Writes into DIR, for each result file: PNG plots of the suites it holds (floor heatmap;
+pingpong percentiles, percentile curves, floor ratios and, with several pairs, a queue × pair
+ratio heatmap; stream throughput and sweeps; load latency against offered load; mesh scaling
+per receiver state and messages per poll; pollscale poll cost and memory per pair; kv
+throughput and speed-up; lock-free over locking heatmaps for pingpong, stream and mesh), then
+with --mutants the mutant kill matrix, then summary.md (context and tables, linking the PNGs)
+and report.html (the same with the images embedded, so the one file can be mailed or
+archived). Prints the paths it wrote, report.html last. Every number shown comes from the
+input files. plots/README.md describes each plot.
 
 Exit status: 0 success; 2 bad usage, an input that is not a valid result file, or an output
 that cannot be written (one line on stderr). All inputs are checked before anything is
@@ -17,11 +22,14 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 import os
 import re
 import shutil
+import statistics
 import sys
 import tempfile
+import textwrap
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -42,7 +50,16 @@ TABLE_FIELDS = [("real_time", "real_time (ns)"), ("p50_ns", "p50 (ns)"), ("p90_n
                 ("spread", "spread"), ("msgs_per_s", "msgs/s"), ("msg_bytes", "msg bytes"),
                 ("capacity", "capacity"), ("batch", "batch"), ("sent", "sent"),
                 ("received", "received"), ("completed", "completed"),
-                ("full_stalls", "full stalls"), ("empty_polls", "empty polls")]
+                ("full_stalls", "full stalls"), ("empty_polls", "empty polls"),
+                ("raw_p50_ns", "raw p50 (ns)"), ("raw_ratio", "raw ratio"),
+                ("offered_fraction", "offered fraction"),
+                ("offered_msgs_per_s", "offered msgs/s"),
+                ("stream_msgs_per_s", "stream msgs/s"), ("write_fraction", "write fraction"),
+                ("virtual_cores", "virtual cores"), ("poll_ns", "poll (ns)"),
+                ("pair_bytes", "pair bytes"), ("bell_bytes", "bell bytes"),
+                ("turns", "turns"), ("idle_turns", "idle turns"), ("busy_tasks", "busy tasks")]
+# Text configuration columns, shown when any entry of the suite has the field.
+TEXT_FIELDS = [("design", "design"), ("receiver_state", "receivers"), ("polling", "polling")]
 INVALID_COLOR = "tab:red"
 # Short codes for hwloc pair relations in heatmap cells too small for the full name.
 RELATION_CODES = {"same-pu": "=", "smt": "S", "shared-l2": "L2", "shared-l3": "L3",
@@ -105,9 +122,25 @@ def validity_note(s: Optional[qr.Summary]) -> str:
 
 
 def footer(path: str, ctx: dict) -> str:
+    """Which machine and which run a figure comes from: host (CPU), date, git sha, file."""
     dirty = " (dirty)" if ctx["git_dirty"] else ""
-    return (f"{ctx['host_name']} · {ctx['date']} · git {ctx['git_sha'][:12]}{dirty} · "
-            f"{os.path.basename(path)}")
+    return (f"{ctx['host_name']} ({ctx['cpu']['model']}, {ctx['cpu']['logical_cpus']} CPUs) · "
+            f"run {ctx['date']} · git {ctx['git_sha'][:12]}{dirty} · {os.path.basename(path)}")
+
+
+def ci_note(summaries) -> str:
+    """What the whiskers of CI bars show, from the coverage the repetitions allowed."""
+    levels = sorted({round(s.ci_level * 100, 1) for s in summaries if s.ci_level is not None})
+    other = any(s.ci_level is None for s in summaries)
+    if not levels:
+        return "whiskers: min–max over repetitions"
+    text = ("whiskers: " + "/".join(f"{v:g}" for v in levels)
+            + " % confidence interval of the median (order statistics)")
+    if levels[0] < 95:
+        text += "; too few repetitions for 95 %, so min–max"
+    if other:
+        text += "; min–max where only aggregates exist"
+    return text
 
 
 # --------------------------------------------------------------------------------------
@@ -117,8 +150,14 @@ def _new_figure(width: float, height: float):
     return plt().subplots(figsize=(width, height))
 
 
+def _wrap(fig, text: str, chars_per_inch: float = 11.0) -> str:
+    """Break a title so it fits the figure's width (about 11 characters per inch at 11 pt)."""
+    width = max(30, int(fig.get_figwidth() * chars_per_inch))
+    return "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
+
+
 def _finish(fig, ax, title: str, foot: str, subtitle: str = ""):
-    ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), fontsize=11)
+    ax.set_title(_wrap(fig, title + (f"\n{subtitle}" if subtitle else "")), fontsize=11)
     fig.text(0.01, 0.01, foot, fontsize=7, color="0.35", ha="left", va="bottom")
     fig.tight_layout(rect=(0, 0.035, 1, 1))
     return fig
@@ -318,7 +357,7 @@ def _eng_axis(axis):
 
 
 def throughput_bars(runs: list, suite: str, foot: str):
-    items = [(r, s) for r in runs if (s := r.summary("msgs_per_s")) is not None]
+    items = [(r, s) for r in runs if (s := qr.with_ci([r], qr.getter("msgs_per_s"))) is not None]
     if not items:
         return None
     items.sort(key=lambda rs: -rs[1].median)
@@ -340,10 +379,12 @@ def throughput_bars(runs: list, suite: str, foot: str):
     ax.grid(axis="x", color="0.92")
     ax.set_axisbelow(True)
     _finish(fig, ax, f"{suite}: throughput per configuration, best first", foot,
-            "bars: median over repetitions; whiskers: min–max")
+            "bars: median over repetitions; " + ci_note([s for _, s in items]))
     caption = ("Messages per second from producer to consumer, one bar per configuration "
                "(queue, cores, message size, capacity, batch), sorted from fastest; median "
-               "over repetitions, whiskers min to max. Red hatched bars come only from "
+               "over repetitions. Whiskers: a distribution-free confidence interval of the "
+               "median (order statistics of the repetitions; when they are too few for 95 %, "
+               "min to max, with its coverage in the subtitle). Red hatched bars come only from "
                "repetitions that failed the exactly-once check.")
     return fig, caption
 
@@ -434,34 +475,724 @@ def sweep_figures(runs: list, suite: str, foot: str) -> list:
     return out
 
 
+def _finish_panels(fig, title: str, foot: str, subtitle: str = ""):
+    """_finish for a figure of several panels: one title over all of them."""
+    fig.suptitle(_wrap(fig, title + (f"\n{subtitle}" if subtitle else "")), fontsize=11)
+    fig.text(0.01, 0.01, foot, fontsize=7, color="0.35", ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.035, 1, 1))
+    return fig
+
+
+def _series_style(index: int) -> dict:
+    """Colour from the cycle; marker and line style change with every lap of it."""
+    colors = plt().rcParams["axes.prop_cycle"].by_key().get("color") or ["C0"]
+    lap = index // len(colors)
+    return dict(color=colors[index % len(colors)], marker="os^D"[lap % 4],
+                linestyle=["-", "--", ":", "-."][lap % 4])
+
+
+def _mesh_state(run: qr.Run) -> str:
+    # Files written before the receiver_state field measured idle receivers.
+    return qr.text_param(run, "receiver_state", "idle")
+
+
+def _mesh_polling(run: qr.Run) -> str:
+    # Files written before the polling field scanned every queue.
+    return qr.text_param(run, "polling", "scan")
+
+
+MESH_KEYS = ["queue", "polling"] + list(SWEEP_PARAMS)
+
+
 def mesh_scaling(runs: list, foot: str):
-    key_names = ["queue"] + list(SWEEP_PARAMS)
-    series: dict = {}
+    """Aggregate throughput against cores, one panel per receiver state."""
+    panels: dict = {}
     for r in runs:
         s = r.summary("msgs_per_s")
         if s is None:
             continue
-        key = (r.queue,) + tuple(r.param(p) for p in SWEEP_PARAMS)
-        series.setdefault(key, []).append((len(r.cores), s))
-    if not series:
+        key = (r.queue, _mesh_polling(r)) + tuple(r.param(p) for p in SWEEP_PARAMS)
+        panels.setdefault(_mesh_state(r), {}).setdefault(key, []).append((len(r.cores), s))
+    if not panels:
         return None
-    fig, ax = _new_figure(7.5, 4.6)
-    _plot_series(ax, series, key_names)
-    xs = sorted({p[0] for pts in series.values() for p in pts})
-    ax.set_xticks(xs, [str(x) for x in xs])
-    _eng_axis(ax.yaxis)
-    ax.set_ylim(bottom=0)
-    ax.set_xlabel("cores in the mesh (count)")
-    ax.set_ylabel("total throughput (messages/s)")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.grid(color="0.92")
-    _finish(fig, ax, "mesh: throughput against number of cores", foot,
-            "points: median over repetitions; whiskers: min–max")
+    order = [st for st in RECEIVER_STATES if st in panels] + \
+        sorted(st for st in panels if st not in RECEIVER_STATES)
+    fig, axes = plt().subplots(1, len(order), figsize=(6.2 * len(order) + 1.5, 4.8),
+                               squeeze=False)
+    for ax, state in zip(axes[0], order):
+        series = panels[state]
+        _plot_series(ax, series, MESH_KEYS)
+        xs = sorted({p[0] for pts in series.values() for p in pts})
+        ax.set_xticks(xs, [str(x) for x in xs])
+        _eng_axis(ax.yaxis)
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("cores in the mesh (count)")
+        ax.set_ylabel("total throughput (messages/s)")
+        ax.set_title(f"receivers {state}", fontsize=10)
+        ax.grid(color="0.92")
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    over = sum(1 for r in runs if qr.flag_param(r, "oversubscribed"))
+    sub = "points: median over repetitions; whiskers: min–max"
+    if over:
+        sub += f"; {over} run(s) oversubscribed (more threads than available cores)"
+    _finish_panels(fig, "mesh: throughput against number of cores", foot, sub)
     caption = ("All-to-all traffic through the smp mesh of N×(N−1) queues: messages per second "
                "over the whole mesh against the number of cores taking part, one line per "
-               "queue. Flat or falling lines mean the queue does not scale. Red crosses: points "
-               "from invalid repetitions only.")
+               "queue (and polling strategy when several were measured), one panel per "
+               "receiver state (idle: receivers only poll; busy: receivers also do work; "
+               "fan-in: many senders to one receiver). Files without a receiver state count "
+               "as idle, without a polling strategy as scan. Flat or falling lines mean the "
+               "queue does not scale. Red crosses: points from invalid repetitions only.")
     return fig, caption
+
+
+RECEIVER_STATES = ("idle", "busy", "fan-in")
+
+
+def mesh_batch_hist(runs: list, foot: str):
+    """Share of polls by number of messages taken, at the largest mesh, per receiver state."""
+    panels: dict = {}
+    for r in runs:
+        hist = _batch_hist(r)
+        if hist:
+            panels.setdefault(_mesh_state(r), []).append((r, hist))
+    if not panels:
+        return None
+    order = [st for st in RECEIVER_STATES if st in panels] + \
+        sorted(st for st in panels if st not in RECEIVER_STATES)
+    fig, axes = plt().subplots(1, len(order), figsize=(6.2 * len(order) + 1.5, 4.6),
+                               squeeze=False)
+    for ax, state in zip(axes[0], order):
+        items = panels[state]
+        n_max = max(len(r.cores) for r, _ in items)
+        items = [(r, h) for r, h in items if len(r.cores) == n_max]
+        bounds = sorted({le for _, h in items for le in h})
+        finite = [b for b in bounds if b != math.inf]
+        # The open last bucket sits one doubling past the largest bound.
+        where = {b: (b if b != math.inf else 2 * max(finite or [1]) + 1) for b in bounds}
+        names = {b: (fmt(b) if b != math.inf else f">{fmt(max(finite or [0]))}")
+                 for b in bounds}
+        several_pollings = len({_mesh_polling(x) for x, _ in items}) > 1
+        for index, (r, h) in enumerate(items):
+            total = sum(h.values())
+            label = f"{r.queue} {_mesh_polling(r)}" if several_pollings else str(r.queue)
+            st = _series_style(index)
+            ax.plot([where[b] for b in bounds], [100.0 * h.get(b, 0) / total for b in bounds],
+                    label=label, markersize=4, **st)
+        xs = [where[b] for b in bounds]
+        if xs and xs[0] > 0 and xs[-1] / xs[0] >= 4:
+            ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [names[b] for b in bounds])
+        ax.minorticks_off()
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("messages taken by one poll, up to (count)")
+        ax.set_ylabel("share of polls (%)")
+        ax.set_title(f"receivers {state}, {n_max} cores", fontsize=10)
+        ax.grid(color="0.92")
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _finish_panels(fig, "mesh: messages taken per poll (batch size distribution)", foot,
+                   "counts summed over the valid repetitions of the largest mesh")
+    caption = ("How many messages one poll of a queue found, as a share of all polls "
+               "(batch_hist: each point counts the polls that took at most that many messages "
+               "and more than the previous bound). Mass at the right means receivers fall "
+               "behind and drain in batches; at the left, they keep up message by message.")
+    return fig, caption
+
+
+def _batch_hist(run: qr.Run) -> dict:
+    """le -> count summed over the valid repetitions (or the median aggregate, which qmesh
+    writes with the counts already summed). The open last bucket (le null: more than the
+    previous bound) has le = math.inf."""
+    out: dict = {}
+    sources = run.valid_iterations or [a for a in (run.aggregates.get("median"),)
+                                       if a is not None and a["valid"]]
+    for e in sources:
+        h = e.get("batch_hist")
+        if not isinstance(h, list):
+            continue
+        for b in h:
+            if not isinstance(b, dict) or not qr._is_number(b.get("count")):
+                continue
+            le = b.get("le")
+            if le is None and "le" in b:
+                le = math.inf
+            if qr._is_number(le):
+                out[le] = out.get(le, 0) + b["count"]
+    return out if sum(out.values()) > 0 else {}
+
+
+# Pingpong: percentile curves and the queue × pair floor-ratio heatmap
+
+# Position of each percentile on a "nines" axis, -log10(1 - q); max one step past p99.9.
+# Min–max bands drawn only up to this many curves; beyond, they hide each other.
+MAX_BANDS = 4
+NINES_X = {"p50": math.log10(2), "p90": 1.0, "p99": 2.0, "p99.9": 3.0, "max": 4.0}
+
+
+def pingpong_percentile_curves(pp_runs: list, foot: str, suite: str = "pingpong"):
+    rows = [(r, [(NINES_X[lab], s) for f, lab in PERCENTILES if (s := r.summary(f)) is not None])
+            for r in pp_runs]
+    rows = [(r, pts) for r, pts in rows if pts]
+    if not rows:
+        return None
+    rows.sort(key=lambda rp: rp[1][0][1].median)
+    with_cores = len({r.cores for r, _ in rows}) > 1
+    fig, ax = _new_figure(8.5, 5.0)
+    for index, (r, pts) in enumerate(rows):
+        st = _series_style(index)
+        xs, meds = [x for x, _ in pts], [s.median for _, s in pts]
+        invalid = any(s.invalid for _, s in pts)
+        label = run_label(r, with_cores) + (" (INVALID)" if invalid else "")
+        if invalid:
+            st.update(color=INVALID_COLOR, linestyle=":")
+        ax.plot(xs, meds, label=label, markersize=4, **st)
+        if len(rows) <= MAX_BANDS:
+            ax.fill_between(xs, [s.lo for _, s in pts], [s.hi for _, s in pts],
+                            color=st["color"], alpha=0.10, linewidth=0)
+    ax.set_yscale("log")
+    ax.set_xticks(list(NINES_X.values()), list(NINES_X))
+    ax.set_xlabel("percentile of the round-trip distribution (nines scale: −log₁₀(1 − q))")
+    ax.set_ylabel("round-trip latency (ns, log scale)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(which="both", color="0.92")
+    _finish(fig, ax, f"{suite}: round-trip percentile curves per queue", foot,
+            "lines: median over repetitions of each percentile; " +
+            ("bands: min–max" if len(rows) <= MAX_BANDS else
+             "min–max bands left out with this many queues (see the percentile bars)"))
+    caption = ("The round-trip distribution of each queue as a curve: p50, p90, p99, p99.9 and "
+               "max, each the median over repetitions (band: min to max), on a log latency "
+               "scale. A curve that stays flat and then jumps at p99.9 or max points at rare "
+               "stalls (preemption, a slow path); a curve that is high from p50 on, at the "
+               "common case.")
+    return fig, caption
+
+
+def _heatmap(fig, ax, data, row_labels, col_labels, texts, cmap, norm, bar_label):
+    """Draw a matrix with per-cell text; None cells stay blank."""
+    import numpy as np
+    arr = np.array([[np.nan if v is None else v for v in row] for row in data], dtype=float)
+    cm = plt().get_cmap(cmap).copy()
+    cm.set_bad("white")
+    im = ax.imshow(np.ma.masked_invalid(arr), cmap=cm, norm=norm, aspect="auto")
+    if bar_label:
+        fig.colorbar(im, ax=ax, label=bar_label, fraction=0.046, pad=0.04)
+    for i, row in enumerate(texts):
+        for j, text in enumerate(row):
+            if text:
+                v = arr[i, j]
+                dark = not np.isnan(v) and (norm(v) < 0.2 or norm(v) > 0.8)
+                ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                        color="white" if dark else "black")
+    ax.set_xticks(range(len(col_labels)), col_labels, rotation=30, ha="right")
+    ax.set_yticks(range(len(row_labels)), row_labels)
+    ax.set_xticks([x - 0.5 for x in range(1, len(col_labels))], minor=True)
+    ax.set_yticks([y - 0.5 for y in range(1, len(row_labels))], minor=True)
+    ax.grid(which="minor", color="0.85", linewidth=0.8)
+    ax.tick_params(which="minor", length=0)
+    return im
+
+
+def pingpong_ratio_heatmap(pp_runs: list, foot: str):
+    """Queue × core pair: round-trip p50 ÷ adjacent floor. Only with two pairs or more."""
+    from matplotlib.colors import Normalize
+    pairs = sorted({r.cores for r in pp_runs if len(r.cores) == 2})
+    if len(pairs) < 2:
+        return None
+    queues = list(dict.fromkeys(r.queue for r in pp_runs if r.queue is not None))
+    cells = {}
+    for q in queues:
+        for p in pairs:
+            s = qr.summarize([r for r in pp_runs if r.queue == q and r.cores == p],
+                             qr.getter("floor_ratio"))
+            if s is not None:
+                cells[(q, p)] = s
+    good = [s.median for s in cells.values() if not s.invalid]
+    if not good:
+        return None
+    queues.sort(key=lambda q: statistics.median(
+        [s.median for (qq, _), s in cells.items() if qq == q and not s.invalid] or [math.inf]))
+    data = [[cells[(q, p)].median if (q, p) in cells and not cells[(q, p)].invalid else None
+             for p in pairs] for q in queues]
+    texts = [["" if (q, p) not in cells else
+              ("INVALID" if cells[(q, p)].invalid else f"{cells[(q, p)].median:.2f}×")
+              for p in pairs] for q in queues]
+    fig, ax = _new_figure(max(6.0, 0.8 * len(pairs) + 4), max(3.5, 0.38 * len(queues) + 2))
+    _heatmap(fig, ax, data, queues, [pair_label(p) for p in pairs], texts, "viridis",
+             Normalize(vmin=min(good), vmax=max(good)), "round-trip p50 ÷ floor p50 (ratio)")
+    ax.set_xlabel("core pair (first core → second core)")
+    ax.set_ylabel("queue, lowest ratio first")
+    _finish(fig, ax, "pingpong: each queue's round trip as a ratio of the floor, per core pair",
+            foot, "cells: median over repetitions of the per-repetition floor ratio")
+    caption = ("For every core pair the queue was measured on, its round-trip p50 divided by "
+               "the bare cache-line floor measured next to it on the same pair. Columns that "
+               "stand out show pairs where the queue pays more than the hardware distance.")
+    return fig, caption
+
+
+# Load: open-loop latency against offered load
+
+# An achieved rate below this share of the offered one marks the queue as saturated.
+SATURATED_SHARE = 0.95
+
+
+def load_latency(runs: list, foot: str):
+    series: dict = {}
+    for r in runs:
+        frac = r.param("offered_fraction")
+        if not qr._is_number(frac):
+            continue
+        p50, p99 = r.summary("p50"), r.summary("p99_ns")
+        if p50 is None:
+            continue
+        ach, off = r.summary("msgs_per_s"), r.summary("offered_msgs_per_s")
+        saturated = (ach is not None and off is not None and off.median > 0
+                     and ach.median < SATURATED_SHARE * off.median)
+        series.setdefault((r.queue, r.cores), []).append((100.0 * frac, p50, p99, saturated))
+    if not series:
+        return None
+    with_cores = len({k[1] for k in series}) > 1
+    fig, ax = _new_figure(8.5, 5.0)
+    invalid_labelled = saturated_labelled = False
+    for index, (key, pts) in enumerate(sorted(series.items(), key=lambda kv: str(kv[0]))):
+        pts.sort(key=lambda p: p[0])
+        st = _series_style(index)
+        name = str(key[0]) + (f" {pair_label(key[1])}" if with_cores else "")
+        for which, pos, ls in (("p50", 1, "-"), ("p99", 2, "--")):
+            good = [(p[0], p[pos]) for p in pts if p[pos] is not None and not p[pos].invalid]
+            if good:
+                ax.errorbar([x for x, _ in good], [s.median for _, s in good],
+                            yerr=_errs([s for _, s in good]), color=st["color"],
+                            marker=st["marker"], markersize=4, capsize=2, linestyle=ls,
+                            label=f"{name} {which}")
+            bad = [(p[0], p[pos]) for p in pts if p[pos] is not None and p[pos].invalid]
+            if bad:
+                ax.plot([x for x, _ in bad], [s.median for _, s in bad], linestyle="none",
+                        marker="x", markersize=9, color=INVALID_COLOR, markeredgewidth=2,
+                        label=None if invalid_labelled else "invalid (red ×)")
+                invalid_labelled = True
+        sat = [(p[0], p[2] or p[1]) for p in pts if p[3]]
+        if sat:
+            ax.plot([x for x, _ in sat], [s.median for _, s in sat], linestyle="none",
+                    marker="o", markersize=10, markerfacecolor="none", markeredgecolor="0.2",
+                    label=None if saturated_labelled else
+                    f"achieved < {SATURATED_SHARE:.0%} of offered (ring)")
+            saturated_labelled = True
+    ax.set_yscale("log")
+    ax.set_xlim(0, 105)
+    ax.set_xlabel("offered load (% of the queue's measured stream rate)")
+    ax.set_ylabel("one-way latency from scheduled send (ns, log scale)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(which="both", color="0.92")
+    _finish(fig, ax, "load: latency against offered load (open loop)", foot,
+            "solid: p50, dashed: p99; points: median over repetitions; whiskers: min–max")
+    caption = ("Open-loop test: the producer sends at a fixed fraction of the rate the queue "
+               "reached in the stream suite, and each message's latency runs from its scheduled "
+               "send time, so a stall delays every message behind it (no coordinated "
+               "omission). Latency stays near the floor at low load and climbs as the queue "
+               "nears saturation; ringed points did not reach the offered rate.")
+    return fig, caption
+
+
+# kv: sharded (message passing) against shared-map designs
+
+KV_LOCK_DESIGNS = ("mutex", "shared_mutex", "striped")
+
+
+def _kv_design(r: qr.Run) -> str:
+    return qr.text_param(r, "design", "?")
+
+
+def _kv_n(r: qr.Run) -> int:
+    t = r.param("threads")
+    return int(t) if qr._is_number(t) and t >= 1 else len(r.cores)
+
+
+def _kv_label(r: qr.Run, with_n: bool) -> str:
+    d = _kv_design(r)
+    text = f"sharded · {r.queue}" if d == "sharded" else f"shared map · {d}"
+    return text + (f" · {_kv_n(r)} cores" if with_n else "")
+
+
+def kv_throughput(runs: list, foot: str):
+    items = [(r, s) for r in runs if (s := qr.with_ci([r], qr.getter("msgs_per_s"))) is not None]
+    if not items:
+        return None
+    with_n = len({_kv_n(r) for r, _ in items}) > 1
+    items.sort(key=lambda rs: (_kv_n(rs[0]), -rs[1].median))
+    fig, ax = _new_figure(8.5, max(3.2, 0.38 * len(items) + 1.8))
+    for i, (r, s) in enumerate(items):
+        color = "tab:blue" if _kv_design(r) == "sharded" else "tab:orange"
+        ax.barh(i, s.median, 0.7, xerr=_errs([s]), capsize=2, ecolor="0.3",
+                **_bar_style(s, color))
+    labels = [_kv_label(r, with_n) + (f" ({n})" if (n := validity_note(s)) else "")
+              for r, s in items]
+    ax.set_yticks(range(len(items)), labels, fontsize=8)
+    ax.invert_yaxis()
+    _eng_axis(ax.xaxis)
+    ax.set_xlabel("operations per second, all cores together (ops/s)")
+    ax.set_ylabel("design (sharded: queue used)")
+    ax.grid(axis="x", color="0.92")
+    ax.set_axisbelow(True)
+    from matplotlib.patches import Patch
+    ax.legend(handles=[Patch(color="tab:blue", label="sharded, message passing"),
+                       Patch(color="tab:orange", label="one shared map, locks")],
+              fontsize=8, loc="lower right")
+    _finish(fig, ax, "kv: lookups per second, message passing against a shared map", foot,
+            "bars: median over repetitions; " + ci_note([s for _, s in items]))
+    caption = ("The same keys, operations and cores served two ways: sharded (each core owns "
+               "the keys hashing to it, other cores send requests through the mesh, one bar "
+               "per queue) and one shared map behind a std::mutex, a std::shared_mutex, or "
+               "striped mutexes. Longest bar first within each core count.")
+    return fig, caption
+
+
+def kv_ratios(runs: list) -> list:
+    """(n, best sharded run, its summary, lock design, lock summary, ratio) per lock design."""
+    out = []
+    for n in sorted({_kv_n(r) for r in runs}):
+        here = [(r, s) for r in runs if _kv_n(r) == n
+                and (s := r.summary("msgs_per_s")) is not None and not s.invalid]
+        sharded = [(r, s) for r, s in here if _kv_design(r) == "sharded"]
+        if not sharded:
+            continue
+        best_r, best_s = max(sharded, key=lambda rs: rs[1].median)
+        for r, s in here:
+            d = _kv_design(r)
+            if d != "sharded" and s.median > 0:
+                out.append((n, best_r, best_s, d, s, best_s.median / s.median))
+    return out
+
+
+def kv_ratio_plot(runs: list, foot: str):
+    ratios = kv_ratios(runs)
+    if not ratios:
+        return None
+    with_n = len({x[0] for x in ratios}) > 1
+    fig, ax = _new_figure(max(6.0, 0.9 * len(ratios) + 3), 4.6)
+    for i, (n, br, bs, d, s, ratio) in enumerate(ratios):
+        ax.bar(i, ratio, 0.6, color="tab:blue" if ratio >= 1 else "tab:orange")
+        ax.annotate(f"{ratio:.2f}×", (i, ratio), xytext=(0, 3), textcoords="offset points",
+                    ha="center", va="bottom", fontsize=8)
+    ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="equal (ratio 1)")
+    ax.set_xticks(range(len(ratios)),
+                  [f"{br.queue} ÷ {d}" + (f"\n{n} cores" if with_n else "")
+                   for n, br, _, d, _, _ in ratios], fontsize=8)
+    ax.set_ylim(bottom=0, top=max(x[5] for x in ratios) * 1.15 + 0.05)
+    ax.set_xlabel("best sharded queue ÷ shared-map design")
+    ax.set_ylabel("speed-up, ops/s ratio (×)")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(axis="y", color="0.92")
+    ax.set_axisbelow(True)
+    _finish(fig, ax, "kv: best sharded design over each shared-map design", foot,
+            "ratio of medians over repetitions; above 1: message passing is faster")
+    caption = ("Operations per second of the fastest sharded configuration divided by those of "
+               "each lock-based shared-map design at the same core count. Above the dashed "
+               "line, message passing wins.")
+    return fig, caption
+
+
+# pollscale: idle poll cost against the number of (virtual) cores
+
+POLL_STYLES = {"scan": "-", "doorbell": "--"}
+
+
+def _poll_ns(e: dict) -> Optional[float]:
+    v = e.get("poll_ns")
+    return float(v) if qr._is_number(v) else qr.real_time_ns(e)
+
+
+def pollscale_lines(runs: list, foot: str):
+    series: dict = {}
+    for r in runs:
+        n = r.param("virtual_cores")
+        s = qr.summarize([r], _poll_ns)
+        if not qr._is_number(n) or s is None:
+            continue
+        series.setdefault((r.queue, qr.text_param(r, "polling", "?")), []).append((n, s))
+    if not series:
+        return None
+    fig, ax = _new_figure(8.5, 5.0)
+    queues = list(dict.fromkeys(k[0] for k in series))
+    invalid_labelled = False
+    order = sorted(series.items(), key=lambda kv: (queues.index(kv[0][0]), kv[0][1]))
+    for (q, polling), pts in order:
+        pts.sort(key=lambda p: p[0])
+        st = _series_style(queues.index(q))
+        st["linestyle"] = POLL_STYLES.get(polling, ":")
+        good = [(x, s) for x, s in pts if not s.invalid]
+        if good:
+            ax.errorbar([x for x, _ in good], [s.median for _, s in good],
+                        yerr=_errs([s for _, s in good]), markersize=4, capsize=2,
+                        label=f"{q} {polling}", **st)
+        bad = [(x, s) for x, s in pts if s.invalid]
+        if bad:
+            ax.plot([x for x, _ in bad], [s.median for _, s in bad], linestyle="none",
+                    marker="x", markersize=9, color=INVALID_COLOR, markeredgewidth=2,
+                    label=None if invalid_labelled else "invalid (red ×)")
+            invalid_labelled = True
+    xs = sorted({x for pts in series.values() for x, _ in pts})
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(xs, [fmt(x) for x in xs])
+    ax.minorticks_off()
+    ys = [s.median for pts in series.values() for _, s in pts if s.median > 0]
+    if ys and max(ys) / min(ys) >= 10:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(bottom=0)
+    ax.set_xlabel("cores N in the mesh (count, log₂ scale; virtual cores beyond the machine's)")
+    ax.set_ylabel("cost of one idle reactor loop (ns per poll)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(which="both", color="0.92")
+    _finish(fig, ax, "pollscale: idle poll cost against N, per polling strategy", foot,
+            "solid: scan every incoming queue; dashed: doorbell; points: median over "
+            "repetitions; whiskers: min–max")
+    caption = ("What one reactor loop costs when no message arrives, as the mesh grows: "
+               "scanning polls all N−1 incoming queues, so its cost grows with N; a doorbell "
+               "(one flag per core that senders set) keeps it flat. Virtual cores share the "
+               "machine's cores, so only the loop's own work is measured.")
+    return fig, caption
+
+
+def pollscale_pair_bytes(runs: list) -> Optional[tuple]:
+    """(header, rows): memory of one ordered pair's queues per queue, from the data.
+    (bell_bytes, which depends on N, stays in the suite table, one value per run.)"""
+    sizes: dict = {}
+    for r in runs:
+        v = r.param("pair_bytes")
+        if qr._is_number(v):
+            sizes.setdefault(r.queue, set()).add(v)
+    if not sizes:
+        return None
+    rows = [[str(q), " / ".join(fmt(v) for v in sorted(vs)),
+             " / ".join(f"{v / 1024:,.1f}" for v in sorted(vs))]
+            for q, vs in sorted(sizes.items(), key=lambda kv: min(kv[1]))]
+    return ["queue", "pair_bytes (bytes)", "KiB"], rows
+
+
+def pair_bytes_plot(runs: list, foot: str):
+    table = pollscale_pair_bytes(runs)
+    if table is None:
+        return None
+    sizes = {}
+    for r in runs:
+        v = r.param("pair_bytes")
+        if qr._is_number(v):
+            sizes[r.queue] = max(v, sizes.get(r.queue, 0))
+    items = sorted(sizes.items(), key=lambda kv: kv[1])
+    fig, ax = _new_figure(8.0, max(3.0, 0.35 * len(items) + 1.8))
+    ax.barh(range(len(items)), [v for _, v in items], 0.7, color="tab:purple")
+    for i, (_, v) in enumerate(items):
+        ax.annotate(f"{v:,.0f} B", (v, i), xytext=(3, 0), textcoords="offset points",
+                    va="center", fontsize=7)
+    ax.set_yticks(range(len(items)), [str(q) for q, _ in items], fontsize=8)
+    low, high = items[0][1], items[-1][1]
+    log = low > 0 and high / low >= 16  # linear bars unless sizes differ by orders
+    if log:
+        ax.set_xscale("log", base=2)
+        ax.set_xlim(left=low / 2, right=high * 4)
+    else:
+        from matplotlib.ticker import EngFormatter
+        ax.xaxis.set_major_formatter(EngFormatter(unit="B", sep=""))
+        ax.set_xlim(left=0, right=high * 1.2)
+    ax.set_xlabel("memory of one ordered pair's request + return queues (bytes"
+                  + (", log₂ scale)" if log else ")"))
+    ax.set_ylabel("queue")
+    ax.grid(axis="x", color="0.92")
+    ax.set_axisbelow(True)
+    _finish(fig, ax, "pollscale: memory per ordered core pair", foot,
+            "the mesh of N cores holds N×(N−1) such pairs")
+    caption = ("Bytes one ordered pair of cores costs (its request and return queues, as "
+               "constructed by the benchmark). Multiply by N×(N−1) for the whole mesh.")
+    return fig, caption
+
+
+# Lock-free against locking
+
+# suite -> (figure, lower is better, configuration fields that must match, what is compared)
+SPEEDUP_SUITES = {
+    "pingpong": ("p50", True, ("cores",), "round-trip p50: locking ÷ lock-free"),
+    "stream": ("msgs_per_s", False, ("cores", "msg_bytes", "capacity", "batch"),
+               "msgs/s: lock-free ÷ locking"),
+    "mesh": ("msgs_per_s", False, ("n", "receiver_state", "polling", "msg_bytes", "capacity",
+                                   "batch"), "msgs/s: lock-free ÷ locking"),
+}
+
+
+def _config_value(r: qr.Run, name: str):
+    if name == "cores":
+        return r.cores
+    if name == "n":
+        return len(r.cores)
+    if name == "receiver_state":
+        return _mesh_state(r)
+    if name == "polling":
+        return _mesh_polling(r)
+    return r.param(name)
+
+
+def speedups(runs: list, fams: dict, suite: str) -> dict:
+    """(lock-free queue, locking queue) -> [speed-up per matched configuration]."""
+    metric, lower_better, keys, _ = SPEEDUP_SUITES[suite]
+    values: dict = {}
+    for r in runs:
+        if r.queue is None or fams.get(r.queue) is None:
+            continue
+        s = r.summary(metric)
+        if s is None or s.invalid or s.median <= 0:
+            continue
+        key = tuple(_config_value(r, k) for k in keys)
+        values.setdefault(r.queue, {})[key] = s.median
+    lock = [q for q in values if fams[q] == "lock"]
+    free = [q for q in values if fams[q] in qr.LOCK_FREE_FAMILIES]
+    out: dict = {}
+    for f in free:
+        for k in lock:
+            common = [c for c in values[f] if c in values[k]]
+            if common:
+                out[(f, k)] = [values[k][c] / values[f][c] if lower_better
+                               else values[f][c] / values[k][c] for c in common]
+    return out
+
+
+def geomean(values) -> float:
+    return math.exp(statistics.fmean(math.log(v) for v in values))
+
+
+def speedup_heatmap(runs: list, fams: dict, suite: str, foot: str):
+    """(fig, caption, (header, rows)) or None when the suite lacks either side."""
+    from matplotlib.colors import LogNorm
+    sp = speedups(runs, fams, suite)
+    if not sp:
+        return None
+    free = list(dict.fromkeys(f for f, _ in sp))
+    lock = list(dict.fromkeys(k for _, k in sp))
+    g = {fk: geomean(v) for fk, v in sp.items()}
+    fam_rank = {"own": 0, "peer": 1}
+    free.sort(key=lambda f: (fam_rank.get(fams[f], 2),
+                             -geomean([g[(f, k)] for k in lock if (f, k) in g])))
+    lock.sort()
+    data = [[g.get((f, k)) for k in lock] for f in free]
+    texts = [[f"{g[(f, k)]:.2f}×" if (f, k) in g else "" for k in lock] for f in free]
+    span = max(max(abs(math.log(v)) for v in g.values()), math.log(1.5))
+    norm = LogNorm(vmin=math.exp(-span), vmax=math.exp(span))
+    fig, ax = _new_figure(max(8.0, 1.1 * len(lock) + 5), max(3.8, 0.4 * len(free) + 2.4))
+    im = _heatmap(fig, ax, data, [f"{f} ({fams[f]})" for f in free], lock, texts, "RdYlGn",
+                  norm, None)
+    ticks = [2.0 ** k for k in range(-12, 13) if norm.vmin <= 2.0 ** k <= norm.vmax]
+    bar = fig.colorbar(im, ax=ax, label="speed-up (×, log scale)", fraction=0.046, pad=0.04,
+                       ticks=ticks)
+    bar.ax.set_yticklabels([f"{t:g}×" if t >= 1 else f"1/{1 / t:g}×" for t in ticks])
+    bar.ax.minorticks_off()
+    metric, _, keys, what = SPEEDUP_SUITES[suite]
+    n_cfg = max(len(v) for v in sp.values())
+    ax.set_xlabel("locking baseline (queue)")
+    ax.set_ylabel("lock-free queue (family)")
+    if n_cfg == 1:
+        sub = f"{what}; same {', '.join(keys)}; medians over repetitions"
+    else:
+        sub = (f"{what}; geometric mean over up to {n_cfg} matched configurations "
+               f"(same {', '.join(keys)}); medians over repetitions")
+    _finish(fig, ax, f"{suite}: speed-up of each lock-free queue over each locking baseline",
+            foot, sub)
+    caption = (f"Each cell: how many times faster the row's lock-free queue is than the "
+               f"column's locking baseline in the {suite} suite ({what}), from the medians over "
+               f"repetitions, as the geometric mean over every configuration both were "
+               f"measured in. Green above 1: lock-free wins; red below 1: the lock wins.")
+    header = ["lock-free queue", "family"] + [f"÷ {k}" for k in lock]
+    rows = []
+    for f in free:
+        row = [f, fams[f]]
+        for k in lock:
+            v = sp.get((f, k))
+            if not v:
+                row.append("-")
+            elif len(v) == 1:
+                row.append(f"{v[0]:.2f}×")
+            else:
+                row.append(f"{geomean(v):.2f}× ({min(v):.2f}–{max(v):.2f}, {len(v)} configs)")
+        rows.append(row)
+    return fig, caption, (header, rows)
+
+
+# Verification: the mutant kill matrix
+
+def mutants_origin(path: str, mdoc: dict) -> str:
+    """Footer for the mutants figure: the file, and whatever run context it records."""
+    parts = []
+    ctx = mdoc.get("context") if isinstance(mdoc.get("context"), dict) else mdoc
+    for key in ("host_name", "date", "git_sha"):
+        v = ctx.get(key)
+        if isinstance(v, str) and v:
+            parts.append(f"git {v[:12]}" if key == "git_sha" else v)
+    if not parts:
+        parts.append("no machine or run recorded in the file")
+    return " · ".join(parts + [os.path.basename(path)])
+
+
+def mutants_matrix(path: str, mdoc: dict):
+    """(fig or None, caption, (header, rows), summary line)."""
+    import numpy as np
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+    ms = mdoc["mutants"]
+    clean = mdoc.get("clean", [])
+    # One row per mutant, then one per clean queue (the false-alarm checks); a cell is good
+    # (1) when the mutant was caught or the clean queue was not flagged.
+    cells = {(m["mutant"], m["tier"]): (m["caught"], "caught" if m["caught"] else "MISSED",
+                                        m["seconds"]) for m in ms}
+    cells.update({(f"clean: {c['queue']}", c["tier"]):
+                  (not c["flagged"], "FALSE ALARM" if c["flagged"] else "no alarm",
+                   c["seconds"]) for c in clean})
+    names = list(dict.fromkeys(n for n, _ in cells))
+    tiers = list(dict.fromkeys(t for _, t in cells))
+    caught = sum(1 for m in ms if m["caught"])
+    summary = f"{caught} of {len(ms)} mutant checks caught"
+    if clean:
+        flagged = sum(1 for c in clean if c["flagged"])
+        summary += f"; {flagged} of {len(clean)} clean-queue checks flagged (false alarms)"
+    header = ["mutant", "defect", "tier", "caught", "seconds"]
+    rows = [[m["mutant"], m["defect"], m["tier"], "yes" if m["caught"] else "MISSED",
+             "-" if m["seconds"] is None else f"{m['seconds']:.3g}"] for m in ms]
+    rows += [[f"clean: {c['queue']}", "none (a correct queue: must not be flagged)", c["tier"],
+              "FALSE ALARM" if c["flagged"] else "not flagged",
+              "-" if c["seconds"] is None else f"{c['seconds']:.3g}"] for c in clean]
+    if not cells:
+        return None, "", (header, rows), "the file lists no mutants"
+    arr = np.full((len(names), len(tiers)), np.nan)
+    fig, ax = _new_figure(max(6.0, 1.3 * len(tiers) + 4.5), max(3.0, 0.42 * len(names) + 2))
+    for i, n in enumerate(names):
+        for j, t in enumerate(tiers):
+            if (n, t) not in cells:
+                continue
+            good, text, seconds = cells[(n, t)]
+            arr[i, j] = 1.0 if good else 0.0
+            secs = "" if seconds is None else f"\n{seconds:.3g} s"
+            ax.text(j, i, text + secs, ha="center", va="center", fontsize=7,
+                    color="black" if good else "white",
+                    fontweight="normal" if good else "bold")
+    cmap = ListedColormap(["#c62828", "#a5d6a7"])
+    cmap.set_bad("white")
+    ax.imshow(np.ma.masked_invalid(arr), cmap=cmap, vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(tiers)), tiers)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_xticks([x - 0.5 for x in range(1, len(tiers))], minor=True)
+    ax.set_yticks([y - 0.5 for y in range(1, len(names))], minor=True)
+    ax.grid(which="minor", color="0.85", linewidth=0.8)
+    ax.tick_params(which="minor", length=0)
+    ax.set_xlabel("tier expected to catch it (test layer)")
+    ax.set_ylabel("mutant (deliberately broken piece), then clean queues")
+    ax.legend(handles=[Patch(color="#a5d6a7", label="caught / no false alarm (seconds)"),
+                       Patch(color="#c62828", label="MISSED mutant / FALSE ALARM")],
+              fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _finish(fig, ax, "Verification: mutant kill matrix", mutants_origin(path, mdoc),
+            summary + "; blank: tier not applied to that mutant")
+    caption = ("Each row is a deliberately broken queue or runtime piece, compiled only for "
+               "the tests; each column a test tier. A cell says whether that tier caught the "
+               "mutant and how many seconds it took. Rows marked clean run the same tier on a "
+               "correct queue, which must not be flagged. Every mutant must be caught and no "
+               "clean queue flagged: a red cell is a hole in the verification or a false "
+               "alarm.")
+    return fig, caption, (header, rows), summary
 
 
 # --------------------------------------------------------------------------------------
@@ -474,7 +1205,10 @@ def suite_table(runs: list, known_fields: set) -> tuple[list, list]:
                      if k not in known_fields and isinstance(v, (int, float))
                      and not isinstance(v, bool)})
     fields += [(k, k) for k in extras]
-    header = ["run", "queue", "cores", "relation", "valid reps", "status"] + [lab for _, lab in fields]
+    texts = [(f, lab) for f, lab in TEXT_FIELDS
+             if any(isinstance(e.get(f), str) for r in runs for e in r.entries)]
+    header = ["run", "queue", "cores", "relation", "valid reps", "status"] + \
+        [lab for _, lab in texts] + [lab for _, lab in fields]
     rows = []
     for r in runs:
         total = len(r.iterations)
@@ -485,10 +1219,13 @@ def suite_table(runs: list, known_fields: set) -> tuple[list, list]:
             status = "partly invalid"
         else:
             status = "ok"
+        if qr.flag_param(r, "oversubscribed"):
+            status += " (oversubscribed)"
         if r.error_messages:
             status += ": " + "; ".join(r.error_messages)
         row = [r.run_name, r.queue if r.queue is not None else "-",
                ",".join(str(c) for c in r.cores), r.relation, reps, status]
+        row += [qr.text_param(r, f, "-") for f, _ in texts]
         for f, _ in fields:
             s = r.summary(f)
             row.append("-" if s is None else fmt(s.median) + (" (invalid)" if s.invalid else ""))
@@ -558,6 +1295,7 @@ class Section:
     figures: list = field(default_factory=list)  # (file name, title, caption)
     tables: list = field(default_factory=list)   # (suite, header, rows)
     notes: list = field(default_factory=list)
+    extra_tables: list = field(default_factory=list)  # (title, note, header, rows)
 
 
 def _stem(path: str, taken: set) -> str:
@@ -593,6 +1331,11 @@ def build_section(path: str, doc: dict, tmp: str, stem: str, known_fields: set) 
                       pingpong_percentiles(pp, floor_runs, foot)))
         plots.append(("pingpong_floor_ratio", "Pingpong: floor ratio",
                       pingpong_floor_ratio(pp, foot)))
+        plots.append(("pingpong_percentile_curves", "Pingpong: percentile curves",
+                      pingpong_percentile_curves(pp, foot)))
+        heat = pingpong_ratio_heatmap(pp, foot)
+        if heat is not None:  # only with several core pairs
+            plots.append(("pingpong_ratio_heatmap", "Pingpong: floor ratio per core pair", heat))
     for suite in ("stream",):
         if by_suite.get(suite):
             plots.append((f"{suite}_throughput", f"{suite.capitalize()}: throughput",
@@ -600,9 +1343,61 @@ def build_section(path: str, doc: dict, tmp: str, stem: str, known_fields: set) 
             for slug, fig, caption in sweep_figures(by_suite[suite], suite, foot):
                 plots.append((slug, f"{suite.capitalize()}: sweep over {slug.rsplit('_sweep_', 1)[1]}",
                               (fig, caption)))
+    if by_suite.get("submit"):
+        plots.append(("submit_percentile_curves", "Submit: percentile curves",
+                      pingpong_percentile_curves(by_suite["submit"], foot, "submit")))
+    if by_suite.get("load"):
+        plots.append(("load_latency", "Load: latency against offered load",
+                      load_latency(by_suite["load"], foot)))
     if by_suite.get("mesh"):
         plots.append(("mesh_scaling", "Mesh: throughput against cores",
                       mesh_scaling(by_suite["mesh"], foot)))
+        hist = mesh_batch_hist(by_suite["mesh"], foot)
+        if hist is not None:  # only files with batch_hist
+            plots.append(("mesh_batch_hist", "Mesh: messages per poll", hist))
+    if by_suite.get("pollscale"):
+        plots.append(("pollscale_poll_cost", "Pollscale: idle poll cost against N",
+                      pollscale_lines(by_suite["pollscale"], foot)))
+        plots.append(("pollscale_pair_bytes", "Pollscale: memory per core pair",
+                      pair_bytes_plot(by_suite["pollscale"], foot)))
+        table = pollscale_pair_bytes(by_suite["pollscale"])
+        if table is not None:
+            sec.extra_tables.append(("Pollscale: memory per ordered core pair",
+                                     "pair_bytes of each queue as the run recorded it.", *table))
+    if by_suite.get("kv"):
+        plots.append(("kv_throughput", "KV: operations per second per design",
+                      kv_throughput(by_suite["kv"], foot)))
+        plots.append(("kv_speedup", "KV: best sharded over each shared-map design",
+                      kv_ratio_plot(by_suite["kv"], foot)))
+        ratios = kv_ratios(by_suite["kv"])
+        if ratios:
+            sec.extra_tables.append((
+                "KV: best sharded design over each shared-map design",
+                "Ratio of medians of ops/s at the same core count.",
+                ["cores", "best sharded queue", "its ops/s", "shared-map design", "ops/s",
+                 "sharded ÷ design"],
+                [[str(n), str(br.queue), fmt(bs.median), d, fmt(s_.median), f"{ratio:.2f}×"]
+                 for n, br, bs, d, s_, ratio in ratios]))
+    fams = qr.families(doc)
+    for suite in SPEEDUP_SUITES:
+        if not by_suite.get(suite):
+            continue
+        result = speedup_heatmap(by_suite[suite], fams, suite, foot)
+        if result is None:
+            sec.notes.append(f"{suite.capitalize()}: lock-free against locking: the suite lacks "
+                             f"a lock-free or a locking queue to compare")
+            continue
+        fig, caption, (header, rows) = result
+        plots.append((f"{suite}_lockfree_speedup",
+                      f"{suite.capitalize()}: lock-free over locking", (fig, caption)))
+        sec.extra_tables.append((f"{suite.capitalize()}: speed-up of lock-free over locking",
+                                 f"{SPEEDUP_SUITES[suite][3]}; geometric mean (min–max, count) "
+                                 f"over matched configurations.", header, rows))
+    over = [r.run_name for r in all_runs if qr.flag_param(r, "oversubscribed")]
+    if over:
+        sec.warnings.append(f"{len(over)} run(s) oversubscribed (more threads than available "
+                            f"cores; figures include time sharing): " + ", ".join(over[:8])
+                            + (", ..." if len(over) > 8 else ""))
     for slug, title, result in plots:
         if result is None:
             sec.notes.append(f"{title}: no data to plot")
@@ -632,6 +1427,10 @@ tr.invalid td{background:#fde8e8} code{background:#f3f3f3;padding:0 .2em}
 """
 
 
+# Table cells that flag a failure of the verification itself.
+_ALARMS = ("MISSED", "FALSE ALARM")
+
+
 def _is_num_cell(text: str) -> bool:
     return bool(re.fullmatch(r"-?[\d,]+(\.\d+)?(e[+-]?\d+)?( \(invalid\))?", text))
 
@@ -643,13 +1442,19 @@ def render_html(sections: list, tmp: str) -> str:
            f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
            f"<h1>{e(title)}</h1>"]
     for sec in sections:
-        out.append(f"<h2>{e(sec.path)}</h2>")
-        out.append("<table class=\"ctx\">")
-        for label, text in sec.context:
-            cls = " class=\"bad\"" if label == "interrupted" else ""
-            out.append(f"<tr><th>{e(label)}</th><td{cls}>{e(str(text))}</td></tr>")
-        out.append("</table>")
-        if sec.warnings:
+        if sec.ctx is None:  # the mutant kill matrix: no run context
+            out.append(f"<h2>Verification: mutant kill matrix ({e(sec.path)})</h2>")
+            out += [f"<p>{e(w)}</p>" for w in sec.warnings]
+        else:
+            out.append(f"<h2>{e(sec.path)}</h2>")
+            out.append("<table class=\"ctx\">")
+            for label, text in sec.context:
+                cls = " class=\"bad\"" if label == "interrupted" else ""
+                out.append(f"<tr><th>{e(label)}</th><td{cls}>{e(str(text))}</td></tr>")
+            out.append("</table>")
+        if sec.ctx is None:
+            pass
+        elif sec.warnings:
             out.append("<div class=\"warn\"><strong>Warnings recorded by the run</strong><ul>")
             out += [f"<li>{e(w)}</li>" for w in sec.warnings]
             out.append("</ul></div>")
@@ -683,7 +1488,19 @@ def render_html(sections: list, tmp: str) -> str:
                     else f"<td>{e(c)}</td>" for i, c in enumerate(row))
                 out.append(f"<tr{cls}>{cells}</tr>")
             out.append("</table>")
-        if not sec.tables:
+        for ttitle, note, header, rows in sec.extra_tables:
+            out.append(f"<h3>{e(ttitle)}</h3>")
+            if note:
+                out.append(f"<p>{e(note)}</p>")
+            out.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
+            for row in rows:
+                cls = " class=\"invalid\"" if any(c in _ALARMS for c in row) else ""
+                out.append(f"<tr{cls}>" + "".join(
+                    f"<td class=\"{'bad' if c in _ALARMS else 'num'}\">{e(c)}</td>"
+                    if c in _ALARMS or _is_num_cell(c) else f"<td>{e(c)}</td>"
+                    for c in row) + "</tr>")
+            out.append("</table>")
+        if not sec.tables and sec.ctx is not None:
             out.append("<p>This file holds no benchmarks.</p>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
@@ -696,10 +1513,16 @@ def _md(text) -> str:
 def render_markdown(sections: list) -> str:
     out = ["# qmesh report", ""]
     for sec in sections:
-        out += [f"## {sec.path}", "", "| | |", "|---|---|"]
-        out += [f"| {_md(label)} | {_md(text)} |" for label, text in sec.context]
-        out.append("")
-        if sec.warnings:
+        if sec.ctx is None:  # the mutant kill matrix: no run context
+            out += [f"## Verification: mutant kill matrix ({sec.path})", ""]
+            out += [_md(w) for w in sec.warnings] + [""]
+        else:
+            out += [f"## {sec.path}", "", "| | |", "|---|---|"]
+            out += [f"| {_md(label)} | {_md(text)} |" for label, text in sec.context]
+            out.append("")
+        if sec.ctx is None:
+            pass
+        elif sec.warnings:
             out += ["**Warnings recorded by the run:**", ""] + [f"- {_md(w)}" for w in sec.warnings]
         else:
             out.append("Warnings recorded by the run: none.")
@@ -722,6 +1545,12 @@ def render_markdown(sections: list) -> str:
                     "|" + "---|" * len(header)]
             out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
             out.append("")
+        for ttitle, note, header, rows in sec.extra_tables:
+            out += [f"### {ttitle}", ""] + ([note, ""] if note else [])
+            out += ["| " + " | ".join(_md(h) for h in header) + " |", "|" + "---|" * len(header)]
+            out += ["| " + " | ".join((f"**{c}**" if c in _ALARMS else _md(c)) for c in row)
+                    + " |" for row in rows]
+            out.append("")
     return "\n".join(out)
 
 
@@ -731,7 +1560,20 @@ def _umask() -> int:
     return mask
 
 
-def write_report(inputs: list, outdir: str, known_fields: set) -> list:
+def build_mutants_section(path: str, mdoc: dict, tmp: str) -> Section:
+    fig, caption, (header, rows), summary = mutants_matrix(path, mdoc)
+    sec = Section(path, None, [], [summary], [])
+    if fig is not None:
+        name = "mutants_kill_matrix.png"
+        fig.savefig(os.path.join(tmp, name), dpi=100)
+        plt().close(fig)
+        sec.figures.append((name, "Verification: mutant kill matrix", caption))
+    sec.extra_tables.append(("Mutants: every check", "seconds: time the tier took to catch the "
+                             "mutant (or to give up).", header, rows))
+    return sec
+
+
+def write_report(inputs: list, outdir: str, known_fields: set, mutants=None) -> list:
     """Build everything in a temporary directory next to outdir, then move it in."""
     outdir_abs = os.path.abspath(outdir)
     parent = os.path.dirname(outdir_abs)
@@ -747,6 +1589,8 @@ def write_report(inputs: list, outdir: str, known_fields: set) -> list:
         taken: set = set()
         sections = [build_section(p, doc, tmp, _stem(p, taken), known_fields)
                     for p, doc in inputs]
+        if mutants is not None:
+            sections.append(build_mutants_section(*mutants, tmp))
         names = [name for s in sections for name, _, _ in s.figures]
         with open(os.path.join(tmp, "summary.md"), "w", encoding="utf-8") as f:
             f.write(render_markdown(sections))
@@ -772,21 +1616,26 @@ def write_report(inputs: list, outdir: str, known_fields: set) -> list:
 
 def main(argv=None) -> int:
     parser = qr.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
-    parser.add_argument("results", nargs="+", metavar="RESULT.json", help="qmesh result files")
+    parser.add_argument("results", nargs="*", metavar="RESULT.json", help="qmesh result files")
     parser.add_argument("-o", "--out", required=True, metavar="DIR",
                         help="directory to write report.html, summary.md and the PNGs into "
                              "(created if missing; files of the same names are replaced)")
+    parser.add_argument("--mutants", metavar="MUTANTS.json",
+                        help="also render this mutant kill matrix (results/mutants.json)")
     args = parser.parse_args(argv)
+    if not args.results and not args.mutants:
+        parser.error("give at least one RESULT.json, or --mutants FILE")
     try:
         schema = qr.load_schema()
         inputs = [(p, qr.load(p, schema)) for p in args.results]
+        mutants = (args.mutants, qr.load_mutants(args.mutants)) if args.mutants else None
     except qr.QmeshError as e:
         return qr.fail(PROG, e)
     if os.path.lexists(args.out) and not os.path.isdir(args.out):
         return qr.fail(PROG, f"{args.out}: exists and is not a directory")
     known = set(schema["properties"]["benchmarks"]["items"]["properties"])
     try:
-        written = write_report(inputs, args.out, known)
+        written = write_report(inputs, args.out, known, mutants)
     except OSError as e:
         where = e.filename or args.out
         return qr.fail(PROG, f"{where}: cannot write the report: {e.strerror or e}")

@@ -26,10 +26,12 @@ PINGPONG_P50 = {"lamport": 300.0, "mutex": 900.0}
 
 # Fields whose aggregates Google Benchmark-style writers compute (counters and times).
 _MEASURED = ("real_time", "cpu_time", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns",
-             "floor_p50_ns", "floor_ratio", "spread", "msgs_per_s")
+             "floor_p50_ns", "floor_ratio", "spread", "msgs_per_s", "offered_msgs_per_s",
+             "stream_msgs_per_s", "poll_ns")
 # Configuration fields: copied unchanged onto aggregates.
 _CONFIG = ("suite", "queue", "cores", "relation", "msg_bytes", "capacity", "batch", "threads",
-           "time_unit")
+           "time_unit", "offered_fraction", "design", "write_fraction", "polling",
+           "virtual_cores", "pair_bytes", "bell_bytes", "receiver_state", "oversubscribed")
 # Integer counters: only the order statistics (min, median of an odd count, max) stay integers.
 _COUNTERS = ("sent", "received", "completed", "full_stalls", "empty_polls")
 
@@ -126,17 +128,22 @@ def _run(run_name, reps, make_rep, invalid=()):
 
 
 def make_result(reps=5, scale=None, invalid=(), stream=False, mesh=False, other=False,
-                pingpong_queues=("lamport", "mutex"), **context_overrides):
+                pingpong_queues=("lamport", "mutex"), load=False, kv=False, pollscale=False,
+                mesh_v2=False, **context_overrides):
     """A schema-valid result document.
 
     scale: {run_name: factor}: times of that run multiplied by factor (throughput divided).
     invalid: run names, or (run_name, rep) pairs, whose iteration entries are marked invalid.
     stream / mesh / other: add a stream suite (sweeps over msg_bytes and capacity), a mesh
-    suite (2, 3 and 4 cores) and an unknown "kv" suite that the report shows as a table.
+    suite (2, 3 and 4 cores) and an unknown "custom" suite that the report shows as a table.
+    load / kv / pollscale: the suites of those names (see add_load, add_kv, add_pollscale).
+    mesh_v2: a mesh suite with receiver_state, polling, batch_hist and oversubscribed entries.
     """
     scale = scale or {}
     suites = ["floor", "pingpong"] + (["stream"] if stream else []) + \
-             (["mesh"] if mesh else []) + (["kv"] if other else [])
+             (["mesh"] if mesh or mesh_v2 else []) + (["custom"] if other else []) + \
+             (["load"] if load else []) + (["kv"] if kv else []) + \
+             (["pollscale"] if pollscale else [])
     benchmarks = []
 
     def floor_rep(a, b, i):
@@ -197,17 +204,154 @@ def make_result(reps=5, scale=None, invalid=(), stream=False, mesh=False, other=
                             "empty_polls": 1000 + i}
                 benchmarks += _run(name, reps, rep, invalid)
 
+    if mesh_v2:
+        benchmarks += mesh_v2_entries(reps, scale, invalid)
+
     if other:
-        name = "kv/lamport/0-1"
+        name = "custom/lamport/0-1"
 
         def rep(i):
             t = 2500.0 * jitter(i)
-            return {"real_time": t, "cpu_time": t, "suite": "kv", "queue": "lamport",
+            return {"real_time": t, "cpu_time": t, "suite": "custom", "queue": "lamport",
                     "cores": [0, 1], "relation": "shared-l3", "ops_per_s": 1e9 / t}
         benchmarks += _run(name, reps, rep, invalid)
 
+    if load:
+        benchmarks += load_entries(reps, scale, invalid)
+    if kv:
+        benchmarks += kv_entries(reps, scale, invalid)
+    if pollscale:
+        benchmarks += pollscale_entries(reps, scale, invalid)
+
     context_overrides.setdefault("suites", suites)
     return {"context": context(reps=reps, **context_overrides), "benchmarks": benchmarks}
+
+
+# Stream rate (msgs/s) each queue reached, the reference of the load suite; p50 at low load.
+LOAD_STREAM_RATE = {"lamport": 40e6, "mutex": 8e6}
+LOAD_P50 = {"lamport": 200.0, "mutex": 700.0}
+LOAD_FRACTIONS = (0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
+# The mutex queue reaches only this share of the offered rate at full load (saturated).
+LOAD_MUTEX_SHORTFALL = 0.8
+
+
+def load_entries(reps, scale, invalid):
+    out = []
+    for q, rate in LOAD_STREAM_RATE.items():
+        for f in LOAD_FRACTIONS:
+            name = f"load/{q}/f{f:.2f}/0-1"
+
+            def rep(i, q=q, rate=rate, f=f, name=name):
+                p50 = LOAD_P50[q] * (1 + 4 * f ** 4) * jitter(i) * scale.get(name, 1.0)
+                offered = rate * f
+                achieved = offered * (LOAD_MUTEX_SHORTFALL if q == "mutex" and f == 1.0
+                                      else 1.0)
+                return {"real_time": p50, "cpu_time": p50, "suite": "load", "queue": q,
+                        "cores": [0, 1], "relation": "shared-l3", "offered_fraction": f,
+                        "offered_msgs_per_s": offered, "msgs_per_s": achieved,
+                        "stream_msgs_per_s": rate, "p50_ns": p50, "p90_ns": p50 * 1.5,
+                        "p99_ns": p50 * 3, "p999_ns": p50 * 6, "max_ns": p50 * 50}
+            out += _run(name, reps, rep, invalid)
+    return out
+
+
+# kv: ops/s of each design on 2 cores; sharded designs name their queue.
+KV_RATES = {("sharded", "lamport"): 20e6, ("sharded", "fastforward"): 24e6,
+            ("mutex", None): 5e6, ("shared_mutex", None): 6e6, ("striped", None): 12e6}
+
+
+def kv_entries(reps, scale, invalid):
+    out = []
+    for (design, q), rate in KV_RATES.items():
+        name = f"kv/sharded/{q}/n2" if q else f"kv/{design}/n2"
+
+        def rep(i, design=design, q=q, rate=rate, name=name):
+            r = rate / jitter(i) / scale.get(name, 1.0)
+            p50 = 2e9 / r
+            return {"real_time": 1e9 / r, "cpu_time": 1e9 / r, "suite": "kv", "queue": q,
+                    "design": design, "cores": [0, 1], "threads": 2, "relation": "shared-l3",
+                    "msgs_per_s": r, "p50_ns": p50, "p90_ns": p50 * 2, "p99_ns": p50 * 4,
+                    "p999_ns": p50 * 8, "max_ns": p50 * 100, "write_fraction": 0.1}
+        out += _run(name, reps, rep, invalid)
+    return out
+
+
+POLL_NS_PER_QUEUE = 1.5   # scan: ns per polled incoming queue
+POLL_DOORBELL_NS = 3.0    # doorbell: flat
+PAIR_BYTES = {"lamport": 16896, "mutex": 16640}
+POLL_QUEUE_FACTOR = {"lamport": 1.0, "mutex": 1.6}
+BELL_BYTES_PER_CORE = 128
+POLL_N = (2, 4, 8, 16, 32, 64, 128, 256)
+
+
+def pollscale_entries(reps, scale, invalid):
+    out = []
+    for q in PAIR_BYTES:
+        for polling in ("scan", "doorbell"):
+            for n in POLL_N:
+                name = f"pollscale/{q}/{polling}/n{n}"
+
+                def rep(i, q=q, polling=polling, n=n, name=name):
+                    base = POLL_NS_PER_QUEUE * (n - 1) if polling == "scan" else POLL_DOORBELL_NS
+                    t = base * POLL_QUEUE_FACTOR[q] * jitter(i) * scale.get(name, 1.0)
+                    return {"real_time": t, "cpu_time": t, "suite": "pollscale", "queue": q,
+                            "cores": [0, 1], "relation": "unknown", "polling": polling,
+                            "virtual_cores": n, "poll_ns": t, "pair_bytes": PAIR_BYTES[q],
+                            "bell_bytes": BELL_BYTES_PER_CORE * n if polling == "doorbell" else 0}
+                out += _run(name, reps, rep, invalid)
+    return out
+
+
+MESH_V2_RATE = {"lamport": 30e6, "mutex": 5e6}
+MESH_STATE_FACTOR = {"idle": 1.0, "busy": 0.5, "fan-in": 0.25}
+MESH_POLLING_FACTOR = {"scan": 1.0, "doorbell": 1.2}
+
+
+def mesh_v2_entries(reps, scale, invalid):
+    """Mesh entries with the newer fields; n=4 runs on a 2-core machine are oversubscribed."""
+    out = []
+    for q, base in MESH_V2_RATE.items():
+        for state, factor in MESH_STATE_FACTOR.items():
+            for polling in ("scan", "doorbell"):
+                for n in (2, 4):
+                    name = f"mesh/{q}/{state}/{polling}/n{n}"
+
+                    def rep(i, q=q, base=base, n=n, name=name, state=state, factor=factor,
+                            polling=polling):
+                        rate = base * factor * MESH_POLLING_FACTOR[polling] * n * 0.8 \
+                            / jitter(i) / scale.get(name, 1.0)
+                        e = {"real_time": 1e9 / rate, "cpu_time": 1e9 / rate, "suite": "mesh",
+                             "queue": q, "cores": list(range(n)), "relation": "unknown",
+                             "msgs_per_s": rate, "msg_bytes": 8, "capacity": 64, "batch": 16,
+                             "receiver_state": state, "polling": polling,
+                             "sent": 1000 * n, "received": 1000 * n, "completed": 1000 * n,
+                             "batch_hist": [{"le": 1, "count": 500 + i}, {"le": 3, "count": 200},
+                                            {"le": 7, "count": 100 * n},
+                                            {"le": 15, "count": 10 * n},
+                                            {"le": None, "count": 5 * n}]}
+                        if n > 2:
+                            e["oversubscribed"] = True
+                        return e
+                    out += _run(name, reps, rep, invalid)
+    return out
+
+
+def make_mutants(missed=(), flagged=()):
+    """A mutants file as proptests/merge_mutants.py writes it; names in missed are not caught,
+    clean queues in flagged raise a false alarm."""
+    rows = [("relaxed_publish", "publishing store relaxed instead of release", "tsan", 1.25),
+            ("off_by_one_full", "full check one slot late: overwrites unread data", "model", 0.04),
+            ("wrong_wrap", "index wraps at capacity + 1", "model", 0.03),
+            ("stranded_flush", "flush leaves the last batch unpublished", "concurrent", 0.8),
+            ("early_read", "consumer reads the slot before acquiring the index", "tsan", 2.5),
+            ("stale_cache", "cached index never refreshed", "concurrent", 0.5),
+            ("no_lock", "locking baseline with its lock removed", "linearizability", 0.9),
+            ("double_continuation", "a continuation runs twice", "asan", 0.2)]
+    clean = [("lamport", "model", 0.02), ("lamport", "tsan", 3.0), ("mutex", "concurrent", 0.7)]
+    return {"mutants": [{"mutant": m, "defect": d, "tier": t, "caught": m not in missed,
+                         "seconds": s} for m, d, t, s in rows],
+            "clean": [{"queue": q, "tier": t, "flagged": q in flagged, "seconds": s}
+                      for q, t, s in clean]}
 
 
 def write(doc, path):

@@ -1,4 +1,5 @@
-"""Every committed result file (results/*.json) validates and renders. Skipped when none."""
+"""Every committed result file (results/**/*.json) validates and renders, and so does a
+committed results/mutants.json. Each skipped while there is none."""
 
 import contextlib
 import glob
@@ -15,12 +16,17 @@ import qmesh_results as qr
 import report
 
 RESULTS = os.path.normpath(os.path.join(fixtures.PLOTS, os.pardir, "results"))
-NOT_RESULTS = {"mutants.json"}  # results/ also holds the schema and the mutation table
+MUTANTS = os.path.join(RESULTS, "mutants.json")
 
 
 def result_files():
-    return sorted(p for p in glob.glob(os.path.join(RESULTS, "*.json"))
-                  if not p.endswith(".schema.json") and os.path.basename(p) not in NOT_RESULTS)
+    """results/*.json and results/*/*.json, except the schema, the mutation table and the
+    machine descriptions `qmesh topo --json` writes (*-topo.json)."""
+    paths = glob.glob(os.path.join(RESULTS, "*.json")) + \
+        glob.glob(os.path.join(RESULTS, "*", "*.json"))
+    return sorted(p for p in paths
+                  if not p.endswith(".schema.json") and not p.endswith("-topo.json")
+                  and os.path.abspath(p) != os.path.abspath(MUTANTS))
 
 
 class RealResultsTest(unittest.TestCase):
@@ -31,19 +37,33 @@ class RealResultsTest(unittest.TestCase):
 
     def test_validate(self):
         for path in self.files:
-            with self.subTest(os.path.basename(path)):
+            with self.subTest(os.path.relpath(path, RESULTS)):
                 qr.load(path)
 
     def test_report(self):
+        mutants = ["--mutants", MUTANTS] if os.path.exists(MUTANTS) else []
         with tempfile.TemporaryDirectory() as tmp:
             out = io.StringIO()
             with contextlib.redirect_stdout(out):
-                status = report.main(self.files + ["-o", os.path.join(tmp, "r")])
+                status = report.main(self.files + mutants + ["-o", os.path.join(tmp, "r")])
             self.assertEqual(status, 0)
             written = out.getvalue().splitlines()
             self.assertEqual(os.path.basename(written[-1]), "report.html")
             for p in written:
                 self.assertGreater(os.path.getsize(p), 0, p)
+            names = {os.path.basename(p) for p in written}
+            for path in self.files:  # every file gets its plots
+                stem = os.path.basename(path)[:-len(".json")]
+                self.assertTrue(any(n.startswith(stem) and n.endswith(".png") for n in names),
+                                stem)
+
+
+class RealMutantsTest(unittest.TestCase):
+    def test_mutants_file(self):
+        if not os.path.exists(MUTANTS):
+            self.skipTest("no results/mutants.json yet")
+        doc = qr.load_mutants(MUTANTS)
+        self.assertTrue(doc["mutants"], "results/mutants.json lists no mutant")
 
 
 if __name__ == "__main__":

@@ -67,6 +67,8 @@ class ReportTest(unittest.TestCase):
         written = proc.stdout.splitlines()
         page, summary, pngs = self.check_outputs(written, out)
         self.assertEqual(sorted(pngs), ["run_floor_heatmap.png", "run_pingpong_floor_ratio.png",
+                                        "run_pingpong_lockfree_speedup.png",
+                                        "run_pingpong_percentile_curves.png",
                                         "run_pingpong_percentiles.png"])
         self.assertEqual(sorted(os.listdir(out)), sorted(pngs + ["report.html", "summary.md"]))
         self.assertEqual(sorted(os.listdir(self.path("nested"))), ["report"])  # no temp left
@@ -96,7 +98,7 @@ class ReportTest(unittest.TestCase):
                      "mesh_scaling"):
             self.assertIn(f"rich_{slug}.png", pngs)
         self.assertNotIn("rich_stream_sweep_batch.png", pngs)  # one batch value only
-        self.assertIn("Suite kv: all runs", page)             # unknown suite: a table
+        self.assertIn("Suite custom: all runs", page)         # unknown suite: a table
         self.assertIn("ops_per_s", page)                      # with its extra counter
         self.assertIn("exactly-once check failed", page)
         self.assertIn("stream/mutex/0-1/msg:64/cap:4096 | mutex | 0,1 | shared-l3 | 0/5 | "
