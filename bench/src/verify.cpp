@@ -6,6 +6,7 @@
 #include <random>
 #include <thread>
 
+#include "lincheck.hpp"
 #include "pinned.hpp"
 #include "qmesh/queues/registry.hpp"
 #include "run.hpp"
@@ -54,9 +55,11 @@ int cmd_verify(const std::vector<std::string>& args) {
     std::printf("verify %s: seed %llu (reproduce: qmesh verify --queue %s --seconds %g --seed %llu)\n",
                 name.c_str(), static_cast<unsigned long long>(seed), name.c_str(), seconds,
                 static_cast<unsigned long long>(seed));
+    // Half the time goes to the stress rounds, half to the linearizability
+    // pass; both are replayed from the same seed.
     std::mt19937_64 rng(seed);
     const std::size_t capacities[] = {1, 2, 3, 4, 5, 7, 16, 100, 1024};
-    const auto end = clock::now() + std::chrono::duration<double>(seconds);
+    const auto end = clock::now() + std::chrono::duration<double>(seconds / 2);
     std::uint64_t rounds = 0, items = 0;
     bool ok = true;
     std::string violation;
@@ -85,9 +88,25 @@ int cmd_verify(const std::vector<std::string>& args) {
                     static_cast<unsigned long long>(seed));
         return 1;
     }
-    std::printf("verify %s: ok: %llu rounds, %llu values, each delivered exactly once%s\n", name.c_str(),
+    std::printf("verify %s: concurrent ok: %llu rounds, %llu values, each delivered exactly once%s\n", name.c_str(),
                 static_cast<unsigned long long>(rounds), static_cast<unsigned long long>(items),
                 traits->order == order::none ? "" : " and in order");
+    std::fflush(stdout);
+
+    lincheck::result lr;
+    if (!interrupted())
+        all_queues::with(name, [&]<class K>() { lr = lincheck::tester<K>::check(seed, seconds / 2, 200); });
+    if (!lr.ok) {
+        std::printf("verify %s: FAILED linearizability after %llu scenarios, %llu runs: %s", name.c_str(),
+                    static_cast<unsigned long long>(lr.scenarios), static_cast<unsigned long long>(lr.runs),
+                    lr.report.c_str());
+        std::printf("verify %s: reproduce with: qmesh verify --queue %s --seconds %g --seed %llu\n", name.c_str(),
+                    name.c_str(), seconds, static_cast<unsigned long long>(seed));
+        return 1;
+    }
+    std::printf("verify %s: linearizability ok: %llu scenarios, %llu runs, every history explained by a %s queue\n",
+                name.c_str(), static_cast<unsigned long long>(lr.scenarios), static_cast<unsigned long long>(lr.runs),
+                std::string(to_string(traits->order)).c_str());
     return 0;
 }
 

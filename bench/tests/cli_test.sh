@@ -50,6 +50,10 @@ expect_usage_error list --bogus
 expect_usage_error verify
 expect_usage_error verify --queue nosuch
 expect_usage_error verify --queue lamport --seconds -3
+expect_usage_error verify --queue lamport --seconds abc
+expect_usage_error verify --queue lamport --seed abc
+expect_usage_error verify --queue lamport --seed -1
+expect_usage_error verify --queue lamport --bogus
 
 # An unwritable folder (skipped as root, who can write anywhere).
 if [[ $(id -u) -ne 0 ]]; then
@@ -78,6 +82,15 @@ if "$qmesh" topo --json | /usr/bin/python3 -c 'import json,sys; t=json.load(sys.
     echo "ok: topo"; passes=$((passes + 1))
 else
     echo "FAIL: topo"; fails=$((fails + 1))
+fi
+
+# verify's good path: the concurrent checks and the linearizability pass both
+# run, exit 0, and say so.
+if out=$("$qmesh" verify --queue lamport --seconds 0.5 --seed 7) \
+    && grep -q 'concurrent ok' <<<"$out" && grep -q 'linearizability ok' <<<"$out"; then
+    echo "ok: verify --queue lamport"; passes=$((passes + 1))
+else
+    echo "FAIL: verify --queue lamport: $out"; fails=$((fails + 1))
 fi
 
 echo "$passes passed, $fails failed"
