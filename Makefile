@@ -15,11 +15,11 @@ PACKAGES := cmake ninja-build g++ git pkg-config \
 	libboost-dev libreaderwriterqueue-dev libconcurrentqueue-dev libtbb-dev \
 	python3 python3-matplotlib
 
-BENCH_SUITES ?= floor,pingpong,submit,stream,mesh
+BENCH_SUITES ?= floor,pingpong,submit,stream,load,mesh,kv,pollscale
 BENCH_ARGS ?=
 
 # (build-NAME and test-NAME are pattern rules: make skips implicit rules for .PHONY targets)
-.PHONY: all deps bench test report clean
+.PHONY: all deps bench test mutants report clean
 
 all: test
 
@@ -53,17 +53,27 @@ test: deps
 	$(MAKE) --no-print-directory test-dev
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-tsan
+	$(MAKE) --no-print-directory mutants
+
+# results/mutants.json (and its table in proptests/README.md) from the
+# kill-matrix parts the three test runs wrote (ctest's qmesh.mutants in each
+# preset); fails if a mutant survived or a clean original was flagged.
+mutants:
+	$(PYTHON) proptests/merge_mutants.py --readme proptests/README.md results/mutants.json \
+	  build/dev/mutants-part.json build/asan/mutants-part.json build/tsan/mutants-part.json
 
 bench: build-release
 	@out=$$(./build/release/bench/qmesh run --suite $(BENCH_SUITES) $(BENCH_ARGS)); \
 	echo "result: $$out"; \
-	$(PYTHON) plots/report.py "$$out" -o "$${out%.json}.report"
+	$(PYTHON) plots/report.py "$$out" -o "$${out%.json}.report" \
+	  $$( [ -f results/mutants.json ] && echo --mutants results/mutants.json )
 
 # Rebuilds the report of the newest result.
 report: deps
-	@newest=$$(ls -t results/*.json 2>/dev/null | grep -v schema | head -n 1); \
+	@newest=$$(ls -t results/*.json 2>/dev/null | grep -v -e schema -e mutants | head -n 1); \
 	if [ -z "$$newest" ]; then echo "make: no result in results/ (run make bench)" >&2; exit 2; fi; \
-	$(PYTHON) plots/report.py "$$newest" -o "$${newest%.json}.report"
+	$(PYTHON) plots/report.py "$$newest" -o "$${newest%.json}.report" \
+	  $$( [ -f results/mutants.json ] && echo --mutants results/mutants.json )
 
 clean:
 	rm -rf build
