@@ -836,10 +836,9 @@ private:
     // A core allocates the queues it consumes from, under the placement
     // policy, and records where each landed.
     void allocate_queues(unsigned me) {
-        const int mine = detail::numa_node_of_pu(cfg_.cores[me]);
+        const int mine = pu_nodes_[me];
         auto make = [&](std::unique_ptr<queue_type>& slot, unsigned producer, std::size_t capacity) {
-            const int node = cfg_.placement == numa_placement::sender ? detail::numa_node_of_pu(cfg_.cores[producer])
-                                                                      : mine;
+            const int node = cfg_.placement == numa_placement::sender ? pu_nodes_[producer] : mine;
             {
                 detail::numa_scope scope(cfg_.placement, node);
                 slot = std::make_unique<queue_type>(capacity);
@@ -874,6 +873,11 @@ private:
 
     void launch(std::function<void()>& start) {
         prepare_states();
+        // Looked up here, once: libnuma fills its node cache without a lock,
+        // so the reactors must not be its first callers all at once.
+        pu_nodes_.clear();
+        for (unsigned c : cfg_.cores) pu_nodes_.push_back(detail::numa_node_of_pu(c));
+        const unsigned nodes = detail::numa_node_count();
         ready_.store(0, std::memory_order_relaxed);
         quiesced_.store(0, std::memory_order_relaxed);
         stopping_.store(false, std::memory_order_relaxed);
@@ -887,7 +891,7 @@ private:
         latency_ = histogram{};
         numa_ = {};
         numa_.placement = cfg_.placement;
-        numa_.nodes = detail::numa_node_count();
+        numa_.nodes = nodes;
         numa_.applied = numa_.nodes > 1;
         for (unsigned a = 0; a < n_; ++a) {
             const core_state& cs = (*cores_)[a];
@@ -931,6 +935,7 @@ private:
     numa_report numa_;
     std::unique_ptr<std::vector<core_state>> cores_;
     std::unique_ptr<detail::doorbell[]> bells_;
+    std::vector<int> pu_nodes_;  // NUMA node of each reactor's PU
     alignas(cache_line_bytes) std::atomic<bool> stopping_{false};
     alignas(cache_line_bytes) std::atomic<unsigned> quiesced_{0};
     std::atomic<unsigned> ready_{0};
