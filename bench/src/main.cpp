@@ -29,7 +29,9 @@ commands:
       [--oversubscribe]           also run mesh and kv with twice as many threads as
                                   cores (entries marked "oversubscribed": true)
       [--out FILE]                result file (default: results/<host>-<date>-<sha>-<suites>.json)
-  verify --queue Q [--seconds S] concurrent correctness checks of one queue
+  verify --queue Q [--seconds S] [--seed N]
+                                correctness of one queue: concurrent stress rounds, then the
+                                linearizability check, half of S (default 2) each
 
 exit status: 0 success; 1 a measurement or verification failed; 2 bad usage or environment
 )";

@@ -20,7 +20,7 @@ namespace qmesh::bench {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& known_suites() {
-    static const std::vector<std::string> s{"floor", "pingpong", "submit", "stream", "mesh", "pollscale"};
+    static const std::vector<std::string> s{"floor", "pingpong", "submit", "stream", "load", "mesh", "kv", "pollscale"};
     return s;
 }
 

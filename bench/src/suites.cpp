@@ -8,11 +8,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <map>
 
 #include <functional>
 
+#include "kv_measure.hpp"
+#include "load_measure.hpp"
 #include "measure.hpp"
 #include "mesh_measure.hpp"
 #include "stream_measure.hpp"
@@ -139,7 +142,11 @@ json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_st
     const std::uint64_t total = o.quick ? 100'000 : 300'000;
     const std::uint64_t pairs = state == mesh_state::fan_in ? n - 1 : std::uint64_t{n} * (n - 1);
     mp.msgs_per_pair = std::max<std::uint64_t>(500, total / pairs);
-    if (state == mesh_state::busy) mp.msgs_per_pair = std::max<std::uint64_t>(500, mp.msgs_per_pair / 4);
+    // Busy receivers answer once per task quota (64 tasks of 1 us): fewer messages.
+    if (state == mesh_state::busy) {
+        mp.msgs_per_pair = std::max<std::uint64_t>(500, mp.msgs_per_pair / 16);
+        mp.busy_task_ns = 1000;
+    }
     mp.timer_overhead_ns = overhead;
     mp.timeout = std::chrono::milliseconds(o.quick ? 10000 : 30000);
     mesh_result r;
@@ -213,6 +220,114 @@ json pollscale_entry(const run_options& o, unsigned n, const std::string& qn, rt
     e["pair_bytes"] = r.pair_bytes;
     e["bell_bytes"] = r.bell_bytes;
     e["capacity"] = cfg.queue_capacity;
+    return e;
+}
+
+// One load configuration: the rate the pair carries these 16-byte messages
+// at when the producer never waits (offered far above capacity; the consumer
+// still times every message, as in the load runs), measured right before,
+// then open-loop latency at each offered fraction of it, in order; one entry
+// per fraction. (A plain stream rate would overstate what the timed
+// measurement can carry, and every fraction would be an overload.)
+json load_entries(const run_options& o, pair_t p, const std::string& qn, double overhead, unsigned rep) {
+    json out = json::array();
+    load_params sat = load_config(1e12, 1.0, 1024, overhead, o.quick);
+    sat.messages = o.quick ? 100'000 : 300'000;
+    load_result ref;
+    all_queues::with(qn, [&]<class K>() { ref = measure_load<K>(p.first, p.second, sat); });
+    ref.ok = ref.ok && ref.msgs_per_s > 0;
+    std::vector<double> fractions;
+    if (o.quick) fractions.assign(load_fractions_quick.begin(), load_fractions_quick.end());
+    else fractions.assign(load_fractions.begin(), load_fractions.end());
+    for (double f : fractions) {
+        char tag[16];
+        std::snprintf(tag, sizeof tag, "f%.2f", f);
+        json e = base_entry("load", qn, p, rep, o.reps);
+        e["name"] = e["run_name"] = "load/" + qn + "/" + tag + "/" + pair_name(p);
+        e["offered_fraction"] = f;
+        e["msg_bytes"] = sizeof(load_message);
+        e["capacity"] = sat.capacity;
+        e["batch"] = 1;
+        if (!ref.ok) {
+            e["real_time"] = e["cpu_time"] = 0.0;
+            e["time_unit"] = "ns";
+            e["iterations"] = 0;
+            e["valid"] = false;
+            e["error_message"] = "reference (saturated) rate: " + (ref.error.empty() ? std::string("zero") : ref.error);
+            out.push_back(std::move(e));
+            continue;
+        }
+        const load_params lp = load_config(ref.msgs_per_s, f, sat.capacity, overhead, o.quick);
+        load_result r;
+        all_queues::with(qn, [&]<class K>() { r = measure_load<K>(p.first, p.second, lp); });
+        e["real_time"] = r.p50;
+        e["cpu_time"] = r.p50;
+        e["time_unit"] = "ns";
+        e["iterations"] = r.samples;
+        e["valid"] = r.ok;
+        if (!r.ok) e["error_message"] = r.error;
+        e["stream_msgs_per_s"] = ref.msgs_per_s;
+        e["offered_msgs_per_s"] = r.offered_msgs_per_s;
+        e["msgs_per_s"] = r.msgs_per_s;
+        e["p50_ns"] = r.p50;
+        e["p90_ns"] = r.p90;
+        e["p99_ns"] = r.p99;
+        e["p999_ns"] = r.p999;
+        e["max_ns"] = r.max;
+        e["sent"] = lp.messages;
+        e["received"] = r.received;
+        e["full_stalls"] = r.full_stalls;
+        e["empty_polls"] = r.empty_polls;
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+// One kv configuration: `design` is "sharded" (over queue qn) or a lock design.
+json kv_entry(const run_options& o, unsigned n, const std::string& design, const std::string& qn, double overhead,
+              unsigned rep) {
+    kv_params kp;
+    for (unsigned i = 0; i < n; ++i) kp.cores.push_back(o.cores[i % o.cores.size()]);
+    kp.oversubscribed = n > o.cores.size();
+    kp.keys = o.quick ? 100'000 : 1'000'000;
+    kp.ops_per_core = o.quick ? 50'000 : 200'000;
+    kp.write_fraction = 0.1;
+    kp.window = 16;
+    kp.sample_every = 16;
+    kp.timer_overhead_ns = overhead;
+    kp.timeout = std::chrono::milliseconds(o.quick ? 10000 : 30000);
+    kp.seed = 42 + rep;  // same seed for every design within a repetition
+    kv_result r;
+    if (design == "sharded") {
+        all_queues::with(qn, [&]<class K>() { r = measure_kv_sharded<K>(kp); });
+    } else {
+        const kv_design d = design == "mutex" ? kv_design::mutex
+                            : design == "shared_mutex" ? kv_design::shared_mutex
+                                                       : kv_design::striped;
+        r = measure_kv_locked(d, kp);
+    }
+    const auto& topo = rt::topology::instance();
+    rt::relation widest = rt::relation::same_pu;
+    for (unsigned a : kp.cores)
+        for (unsigned b : kp.cores)
+            if (a != b) widest = std::max(widest, topo.relation_of(a, b));
+    json e = base_entry("kv", qn.empty() ? json(nullptr) : json(qn), {kp.cores[0], kp.cores[1]}, rep, o.reps);
+    e["name"] = e["run_name"] = "kv/" + design + (qn.empty() ? "" : "/" + qn) + "/n" + std::to_string(n);
+    e["cores"] = kp.cores;
+    e["threads"] = n;
+    e["relation"] = std::string(rt::to_string(widest));
+    put_throughput(e, r.ok, r.error, r.msgs_per_s, r.ops);
+    e["design"] = design;
+    e["write_fraction"] = kp.write_fraction;
+    e["oversubscribed"] = kp.oversubscribed;
+    e["msg_bytes"] = 16;
+    e["batch"] = kp.window;
+    e["p50_ns"] = r.p50;
+    e["p90_ns"] = r.p90;
+    e["p99_ns"] = r.p99;
+    e["p999_ns"] = r.p999;
+    e["max_ns"] = r.max;
+    e["completed"] = r.ops;
     return e;
 }
 
@@ -291,7 +406,11 @@ void add_aggregates(json& benchmarks) {
                                       "raw_p50_ns", "raw_ratio", "msgs_per_s", "poll_ns", "pair_bytes", "bell_bytes",
                                       "offered_msgs_per_s", "stream_msgs_per_s"}) {
                     json m = field_median(f);
-                    if (!m.is_null()) a[f] = m;
+                    if (m.is_null()) continue;
+                    // Byte counts stay whole numbers (a median of two may end in .5).
+                    if (std::string(f) == "pair_bytes" || std::string(f) == "bell_bytes")
+                        m = static_cast<std::uint64_t>(std::llround(m.get<double>()));
+                    a[f] = m;
                 }
                 // Batch sizes: summed over the valid repetitions.
                 if (first.contains("batch_hist")) {
@@ -437,6 +556,13 @@ json run_suites(const run_options& o, json& context) {
                         }
     }
 
+    if (wants("load"))
+        for (pair_t p : queue_pairs)
+            for (const auto& qn : o.queues)
+                configs.push_back({"load " + qn + " " + pair_name(p), [&, p, qn](unsigned rep) {
+                                       return load_entries(o, p, qn, overhead, rep);
+                                   }});
+
     if (wants("mesh")) {
         // N = 2, 4, 8, ... and all the cores given; with --oversubscribe also
         // twice as many reactors as cores (they share PUs and yield).
@@ -464,6 +590,25 @@ json run_suites(const run_options& o, json& context) {
                                        [&, n, qn, v](unsigned rep) { return mesh_entry(o, n, qn, v.state, v.poll, overhead, rep); }});
     }
 
+    if (wants("kv")) {
+        // The SEED workload at N = 2, 4, ... and all cores given (and twice
+        // that with --oversubscribe): sharded over every queue, and the three
+        // shared-map designs, same keys, same per-core operations, same cores.
+        std::vector<unsigned> ns;
+        for (unsigned n = 2; n < o.cores.size(); n *= 2) ns.push_back(n);
+        ns.push_back(static_cast<unsigned>(o.cores.size()));
+        if (o.oversubscribe) ns.push_back(static_cast<unsigned>(o.cores.size() * 2));
+        for (unsigned n : ns) {
+            for (const auto& qn : o.queues)
+                configs.push_back({"kv sharded " + qn + " n=" + std::to_string(n), [&, n, qn](unsigned rep) {
+                                       return kv_entry(o, n, "sharded", qn, overhead, rep);
+                                   }});
+            for (const kv_design d : {kv_design::mutex, kv_design::shared_mutex, kv_design::striped})
+                configs.push_back({"kv " + std::string(to_string(d)) + " n=" + std::to_string(n),
+                                   [&, n, d](unsigned rep) { return kv_entry(o, n, std::string(to_string(d)), "", overhead, rep); }});
+        }
+    }
+
     if (wants("pollscale")) {
         // Idle poll cost per reactor turn for N = 2 ... 256 virtual cores,
         // per polling strategy, built in memory on one core (see
@@ -485,12 +630,15 @@ json run_suites(const run_options& o, json& context) {
         for (const auto& c : configs) {
             if ((stopped = interrupted())) break;
             prog.step(c.label + " rep " + std::to_string(rep + 1) + "/" + std::to_string(o.reps));
-            json e = c.measure(rep);
-            if (interrupted() && !e["valid"].get<bool>()) {
+            json e = c.measure(rep);  // one entry, or an array of them
+            if (!e.is_array()) e = json::array({std::move(e)});
+            bool all_valid = true;
+            for (const auto& x : e) all_valid &= x["valid"].get<bool>();
+            if (interrupted() && !all_valid) {
                 stopped = true;  // cut short by the interrupt: not a result
                 break;
             }
-            benchmarks.push_back(std::move(e));
+            for (auto& x : e) benchmarks.push_back(std::move(x));
         }
 
     // Drift of the floor over the run: the largest (max - min) / median of
