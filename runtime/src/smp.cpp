@@ -84,10 +84,21 @@ numa_scope::~numa_scope() {
     if (active_) ::numa_set_localalloc();
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+}  // namespace detail
+}  // namespace qmesh::rt
+// The sanitizers replace malloc, and glibc's statistics then see nothing;
+// their runtimes export this count instead.
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
+namespace qmesh::rt {
+namespace detail {
+std::size_t heap_bytes_in_use() noexcept { return __sanitizer_get_current_allocated_bytes(); }
+#else
 std::size_t heap_bytes_in_use() noexcept {
     const struct mallinfo2 mi = ::mallinfo2();
     return mi.uordblks + mi.hblkhd;  // arena bytes in use + mmapped chunks
 }
+#endif
 
 }  // namespace detail
 }  // namespace qmesh::rt
