@@ -35,7 +35,7 @@ inline const char* to_string(mesh_state s) noexcept {
 struct mesh_params {
     std::vector<unsigned> cores;
     mesh_state state = mesh_state::idle;
-    rt::polling poll = rt::polling::doorbell;
+    rt::polling poll = rt::polling::scan;
     std::uint64_t busy_task_ns = 2000;    // one CPU-bound task (busy state)
     std::uint64_t msgs_per_pair = 20000;  // submissions per ordered pair
     std::size_t window = 16;              // outstanding per ordered pair

@@ -29,9 +29,10 @@ rt::future<> submit_loop(Mesh& mesh, histogram& h, const latency_params& p) {
 // Reactor 0 on core a submits to reactor 1 on core b, one request at a time
 // (the receiver idles, busy-polling, between requests).
 template <queue_kind K>
-latency_result measure_submit(unsigned a, unsigned b, const latency_params& p) {
+latency_result measure_submit(unsigned a, unsigned b, const latency_params& p, rt::polling poll = rt::polling::scan) {
     rt::smp_config cfg;
     cfg.cores = {a, b};
+    cfg.poll = poll;
     cfg.queue_capacity = p.capacity;
     cfg.max_inflight = 1;
     std::atomic<bool> abort{false};

@@ -159,7 +159,7 @@ json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_st
     json e = base_entry("mesh", qn, {mp.cores[0], mp.cores[1]}, rep, o.reps);
     std::string name = "mesh/" + qn + "/n" + std::to_string(n);
     if (state != mesh_state::idle) name += std::string("/") + to_string(state);
-    if (poll != rt::polling::doorbell) name += "/" + std::string(rt::to_string(poll));
+    if (poll != rt::smp_config{}.poll) name += "/" + std::string(rt::to_string(poll));
     e["name"] = e["run_name"] = name;
     e["cores"] = mp.cores;
     e["threads"] = n;
@@ -497,25 +497,32 @@ json run_suites(const run_options& o, json& context) {
     if (wants("submit"))
         for (pair_t p : queue_pairs)
             for (const auto& qn : o.queues)
-                configs.push_back({"submit " + qn + " " + pair_name(p), [&, p, qn](unsigned rep) {
-                                       // Floor, raw queue round trip, submit_to round trip:
-                                       // adjacent, on the same pair.
-                                       const latency_result f = floor_on(p);
-                                       latency_result raw, sub;
-                                       all_queues::with(qn, [&]<class K>() {
-                                           raw = measure_pingpong<K>(p.first, p.second, lp);
-                                           sub = measure_submit<K>(p.first, p.second, lp);
-                                       });
-                                       json e = base_entry("submit", qn, p, rep, o.reps);
-                                       put_round_trip(e, sub, f, lp);
-                                       if (!raw.ok && sub.ok) {
-                                           e["valid"] = false;
-                                           e["error_message"] = "raw round trip: " + raw.error;
-                                       }
-                                       if (raw.ok) e["raw_p50_ns"] = raw.p50;
-                                       e["raw_ratio"] = p50_ratio(sub, raw);
-                                       return e;
-                                   }});
+                for (const rt::polling pol : {rt::polling::scan, rt::polling::doorbell})
+                    configs.push_back({"submit " + qn + " " + std::string(rt::to_string(pol)) + " " + pair_name(p),
+                                       [&, p, qn, pol](unsigned rep) {
+                                           // Floor, raw queue round trip, submit_to round trip:
+                                           // adjacent, on the same pair.
+                                           const latency_result f = floor_on(p);
+                                           latency_result raw, sub;
+                                           all_queues::with(qn, [&]<class K>() {
+                                               raw = measure_pingpong<K>(p.first, p.second, lp);
+                                               sub = measure_submit<K>(p.first, p.second, lp, pol);
+                                           });
+                                           json e = base_entry("submit", qn, p, rep, o.reps);
+                                           if (pol != rt::smp_config{}.poll)
+                                               e["name"] = e["run_name"] = "submit/" + qn + "/" +
+                                                                           std::string(rt::to_string(pol)) + "/" +
+                                                                           pair_name(p);
+                                           put_round_trip(e, sub, f, lp);
+                                           e["polling"] = std::string(rt::to_string(pol));
+                                           if (!raw.ok && sub.ok) {
+                                               e["valid"] = false;
+                                               e["error_message"] = "raw round trip: " + raw.error;
+                                           }
+                                           if (raw.ok) e["raw_p50_ns"] = raw.p50;
+                                           e["raw_ratio"] = p50_ratio(sub, raw);
+                                           return e;
+                                       }});
 
     if (wants("stream")) {
         const std::vector<std::size_t> sizes = o.quick ? std::vector<std::size_t>{8} : std::vector<std::size_t>{8, 64, 256};
@@ -571,16 +578,16 @@ json run_suites(const run_options& o, json& context) {
         ns.push_back(static_cast<unsigned>(o.cores.size()));
         if (o.oversubscribe) ns.push_back(static_cast<unsigned>(o.cores.size() * 2));
         // Every queue idle under both polling strategies; busy and fan-in
-        // receivers with the doorbell (quick: idle only, doorbell only).
+        // receivers with the default, scan (quick: idle, scan only).
         struct variant {
             mesh_state state;
             rt::polling poll;
         };
-        std::vector<variant> variants{{mesh_state::idle, rt::polling::doorbell}};
+        std::vector<variant> variants{{mesh_state::idle, rt::polling::scan}};
         if (!o.quick) {
-            variants.push_back({mesh_state::idle, rt::polling::scan});
-            variants.push_back({mesh_state::busy, rt::polling::doorbell});
-            variants.push_back({mesh_state::fan_in, rt::polling::doorbell});
+            variants.push_back({mesh_state::idle, rt::polling::doorbell});
+            variants.push_back({mesh_state::busy, rt::polling::scan});
+            variants.push_back({mesh_state::fan_in, rt::polling::scan});
         }
         for (unsigned n : ns)
             for (const variant v : variants)

@@ -31,6 +31,11 @@
 // bitmap, one bit per source core, that a sender sets (once per turn per
 // target, after making its pushes visible); the receiver polls only the
 // sources whose bits it found, so an idle turn reads one word whatever N is.
+// The price: on a busy pair the bell's line crosses between the cores on
+// every turn, on top of the queue's own lines. On 2 cores that made the
+// submit_to round trip markedly slower, so `scan` is the default and the
+// doorbell pays off where an idle scan costs more than a line transfer (on
+// our VMs, past roughly 64 cores; `qmesh run --suite pollscale,mesh`).
 //
 // Idle policy: `busy_poll` spins; `sleep` parks a reactor on a futex after
 // `idle_turns_before_sleep` empty turns, and senders wake it. The doorbell's
@@ -90,7 +95,7 @@ struct smp_config {
     std::size_t max_inflight = 128;    // per ordered pair; at most queue_capacity
     std::size_t task_quota = 64;       // tasks per loop turn before polling again
     std::size_t poll_budget = 64;      // messages taken from one queue per turn
-    polling poll = polling::doorbell;  // how a core finds work among its queues
+    polling poll = polling::scan;      // how a core finds work among its queues (see the header)
     idle_policy idle = idle_policy::busy_poll;
     std::size_t idle_turns_before_sleep = 256;  // empty turns before a sleeping reactor parks
     std::chrono::microseconds sleep_timeout{10000};  // a parked reactor rechecks `abort` this often
