@@ -181,9 +181,10 @@ TEST(load, message_counts_follow_the_rate_within_bounds) {
     EXPECT_GE(load_config(100, 0.1, 1024, 20, false).timeout, std::chrono::milliseconds(2 * 10 * 1000));
 }
 
-// The suite's sweep on lamport: the stream rate as the reference, then every
-// fraction of it. Prints the figures (so a person sees latency rise towards
-// 100 %); asserts only delivery, never a time.
+// The suite's sweep on lamport: every fraction of the stream rate (the
+// reference the issue names), then of measure_load_capacity's rate. Prints
+// the figures (so a person sees latency rise towards 100 %); asserts only
+// delivery, never a time.
 TEST(load, sweep_delivers_everything_and_prints_figures) {
     const auto pus = two_pus();
     if (!pus) GTEST_SKIP() << "needs two available PUs";
@@ -194,21 +195,32 @@ TEST(load, sweep_delivers_everything_and_prints_figures) {
     const stream_result s = measure_stream<lamport_kind, 16>(pus->first, pus->second, sp);
     ASSERT_TRUE(s.ok) << s.error;
     const double overhead = timer_overhead_ns();
+    load_params cp = load_config(s.msgs_per_s, 1.0, 1024, overhead, false);
+    cp.messages = std::max(scaled(cp.messages), std::min<std::uint64_t>(cp.messages, 2000));
+    const load_result c = measure_load_capacity<lamport_kind>(pus->first, pus->second, cp);
+    ASSERT_TRUE(c.ok) << c.error;
+    EXPECT_EQ(c.received, cp.messages);
     std::printf("reference: lamport stream, 16-byte messages, batch 1: %.3g msgs/s; timer overhead %.0f ns\n",
                 s.msgs_per_s, overhead);
-    std::printf("%8s %12s %12s %9s %9s %9s %9s %11s %9s %10s %10s\n", "fraction", "offered/s", "achieved/s",
-                "p50 ns", "p90 ns", "p99 ns", "p99.9 ns", "max ns", "messages", "stalls", "late");
-    for (double f : load_fractions) {
-        load_params p = load_config(s.msgs_per_s, f, 1024, overhead, false);
-        p.messages = std::max(scaled(p.messages), std::min<std::uint64_t>(p.messages, 2000));
-        const load_result r = measure_load<lamport_kind>(pus->first, pus->second, p);
-        ASSERT_TRUE(r.ok) << "fraction " << f << ": " << r.error;
-        EXPECT_EQ(r.received, p.messages);
-        std::printf("%8.2f %12.4g %12.4g %9.0f %9.0f %9.0f %9.0f %11.0f %9llu %10llu %10llu\n", f,
-                    r.offered_msgs_per_s, r.msgs_per_s, r.p50, r.p90, r.p99, r.p999, r.max,
-                    static_cast<unsigned long long>(r.received), static_cast<unsigned long long>(r.full_stalls),
-                    static_cast<unsigned long long>(r.late_sends));
-    }
+    std::printf("capacity with a timestamp per message (measure_load_capacity): %.3g msgs/s\n", c.msgs_per_s);
+    auto sweep = [&](const char* of, double reference) {
+        std::printf("fractions of the %s:\n", of);
+        std::printf("%8s %12s %12s %9s %9s %9s %9s %11s %9s %10s %10s\n", "fraction", "offered/s", "achieved/s",
+                    "p50 ns", "p90 ns", "p99 ns", "p99.9 ns", "max ns", "messages", "stalls", "late");
+        for (double f : load_fractions) {
+            load_params p = load_config(reference, f, 1024, overhead, false);
+            p.messages = std::max(scaled(p.messages), std::min<std::uint64_t>(p.messages, 2000));
+            const load_result r = measure_load<lamport_kind>(pus->first, pus->second, p);
+            ASSERT_TRUE(r.ok) << "fraction " << f << ": " << r.error;
+            EXPECT_EQ(r.received, p.messages);
+            std::printf("%8.2f %12.4g %12.4g %9.0f %9.0f %9.0f %9.0f %11.0f %9llu %10llu %10llu\n", f,
+                        r.offered_msgs_per_s, r.msgs_per_s, r.p50, r.p90, r.p99, r.p999, r.max,
+                        static_cast<unsigned long long>(r.received), static_cast<unsigned long long>(r.full_stalls),
+                        static_cast<unsigned long long>(r.late_sends));
+        }
+    };
+    sweep("stream rate", s.msgs_per_s);
+    sweep("capacity with timestamps", c.msgs_per_s);
 }
 
 }  // namespace
