@@ -55,40 +55,57 @@ stream_result measure_stream(unsigned a, unsigned b, const stream_params& p) {
     Q q(p.capacity);
     std::uint64_t t_start = 0, t_end = 0, stalls = 0, empties = 0, received = 0;
     std::string bad;
+    // Each side counts in its own locals and stores them once at the end:
+    // the shared variables above sit on one stack line, and counting into
+    // them per message would add false sharing to what is measured.
     auto producer = [&](const abort_flag& abort) {
         spinner s(abort);
+        std::uint64_t my_stalls = 0;
         t_start = now_ns();
         for (std::uint64_t i = 0; i < p.messages; ++i) {
             M m;
             m.seq = i;
             if constexpr (B > 8) m.payload[0] = static_cast<unsigned char>(i);
             while (!q.try_push(std::move(m))) {
-                ++stalls;
+                ++my_stalls;
                 qmesh::flush(q);
-                if (s.give_up()) return;
+                if (s.give_up()) {
+                    stalls = my_stalls;
+                    return;
+                }
             }
             if ((i + 1) % p.batch == 0) qmesh::flush(q);
         }
         while (!qmesh::flush(q))
-            if (s.give_up()) return;
+            if (s.give_up()) break;
+        stalls = my_stalls;
     };
     auto consumer = [&](const abort_flag& abort) {
         spinner s(abort);
+        std::uint64_t my_empties = 0, my_received = 0;
         M m;
         for (std::uint64_t i = 0; i < p.messages; ++i) {
             while (!q.try_pop(m)) {
-                ++empties;
+                ++my_empties;
                 qmesh::consumer_flush(q);
-                if (s.give_up()) return;
+                if (s.give_up()) {
+                    empties = my_empties;
+                    received = my_received;
+                    return;
+                }
             }
             // Exactly once and in order: the i-th message popped is message i.
             if (!intact(m, i)) {
                 bad = "message " + std::to_string(i) + " arrived as " + std::to_string(m.seq);
+                empties = my_empties;
+                received = my_received;
                 return;
             }
-            ++received;
+            ++my_received;
         }
         t_end = now_ns();
+        empties = my_empties;
+        received = my_received;
     };
     const run_outcome o = run_pinned({a, b}, {producer, consumer}, p.timeout);
     stream_result r;
