@@ -525,42 +525,52 @@ json run_suites(const run_options& o, json& context) {
                                        }});
 
     if (wants("stream")) {
-        const std::vector<std::size_t> sizes = o.quick ? std::vector<std::size_t>{8} : std::vector<std::size_t>{8, 64, 256};
-        const std::vector<std::size_t> caps{1024};
-        const std::vector<std::size_t> batches = o.quick ? std::vector<std::size_t>{32} : std::vector<std::size_t>{1, 32};
+        // Message size x batch at capacity 1024, and the capacity sweep at
+        // 8 bytes, batch 32 (quick: one point).
+        struct shape {
+            std::size_t bytes, cap, batch;
+        };
+        std::vector<shape> shapes;
+        if (o.quick) {
+            shapes.push_back({8, 1024, 32});
+        } else {
+            static constexpr std::size_t sizes[] = {8, 64, 256}, batches[] = {1, 32}, caps[] = {64, 256, 4096};
+            for (std::size_t bytes : sizes)
+                for (std::size_t batch : batches) shapes.push_back({bytes, 1024, batch});
+            for (std::size_t cap : caps) shapes.push_back({8, cap, 32});
+        }
         for (pair_t p : queue_pairs)
             for (const auto& qn : o.queues)
-                for (std::size_t bytes : sizes)
-                    for (std::size_t cap : caps)
-                        for (std::size_t batch : batches) {
-                            const std::string tag = qn + "/" + std::to_string(bytes) + "B/cap" + std::to_string(cap) +
-                                                    "/batch" + std::to_string(batch);
-                            configs.push_back({"stream " + tag + " " + pair_name(p), [&, p, qn, bytes, cap, batch,
-                                                                                      tag](unsigned rep) {
-                                stream_params sp;
-                                sp.messages = o.quick ? 200'000 : 500'000;
-                                sp.capacity = cap;
-                                sp.batch = batch;
-                                sp.timeout = std::chrono::milliseconds(o.quick ? 10000 : 30000);
-                                stream_result r;
-                                all_queues::with(qn, [&]<class K>() {
-                                    if (bytes == 8) r = measure_stream<K, 8>(p.first, p.second, sp);
-                                    else if (bytes == 64) r = measure_stream<K, 64>(p.first, p.second, sp);
-                                    else r = measure_stream<K, 256>(p.first, p.second, sp);
-                                });
-                                json e = base_entry("stream", qn, p, rep, o.reps);
-                                e["name"] = e["run_name"] = "stream/" + tag + "/" + pair_name(p);
-                                put_throughput(e, r.ok, r.error, r.msgs_per_s, r.received);
-                                e["msg_bytes"] = bytes;
-                                e["capacity"] = cap;
-                                e["batch"] = batch;
-                                e["sent"] = sp.messages;
-                                e["received"] = r.received;
-                                e["full_stalls"] = r.full_stalls;
-                                e["empty_polls"] = r.empty_polls;
-                                return e;
-                            }});
-                        }
+                for (const shape sh : shapes) {
+                    const std::size_t bytes = sh.bytes, cap = sh.cap, batch = sh.batch;
+                    const std::string tag = qn + "/" + std::to_string(bytes) + "B/cap" + std::to_string(cap) +
+                                            "/batch" + std::to_string(batch);
+                    configs.push_back({"stream " + tag + " " + pair_name(p), [&, p, qn, bytes, cap, batch,
+                                                                              tag](unsigned rep) {
+                        stream_params sp;
+                        sp.messages = o.quick ? 200'000 : 500'000;
+                        sp.capacity = cap;
+                        sp.batch = batch;
+                        sp.timeout = std::chrono::milliseconds(o.quick ? 10000 : 30000);
+                        stream_result r;
+                        all_queues::with(qn, [&]<class K>() {
+                            if (bytes == 8) r = measure_stream<K, 8>(p.first, p.second, sp);
+                            else if (bytes == 64) r = measure_stream<K, 64>(p.first, p.second, sp);
+                            else r = measure_stream<K, 256>(p.first, p.second, sp);
+                        });
+                        json e = base_entry("stream", qn, p, rep, o.reps);
+                        e["name"] = e["run_name"] = "stream/" + tag + "/" + pair_name(p);
+                        put_throughput(e, r.ok, r.error, r.msgs_per_s, r.received);
+                        e["msg_bytes"] = bytes;
+                        e["capacity"] = cap;
+                        e["batch"] = batch;
+                        e["sent"] = sp.messages;
+                        e["received"] = r.received;
+                        e["full_stalls"] = r.full_stalls;
+                        e["empty_polls"] = r.empty_polls;
+                        return e;
+                    }});
+                }
     }
 
     if (wants("load"))
