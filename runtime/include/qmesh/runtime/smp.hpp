@@ -510,6 +510,7 @@ private:
         std::vector<std::uint8_t> dirty_flags;        // per peer: req_dirty | rep_dirty
         std::vector<unsigned> dirty;                  // peers with a flag set
         std::vector<std::uint64_t> pending;           // doorbell bits seen, sources not drained yet
+        std::uint32_t pending_words = 0;              // bit w: pending[w] != 0 (so an idle turn reads no word)
         detail::item_list pending_replies;            // replies whose return queue was full
         std::vector<pair_counters> out;               // per target: sent, completed, full_stalls
         std::vector<pair_counters> in;                // per source: received, empty_polls, batches
@@ -687,7 +688,10 @@ private:
                     // (B2) acquire: pairs with (B1).
                     const std::uint64_t bits = b.words[w].exchange(0, std::memory_order_acquire);
                     // Scanning (rung only for sleep's sake) polls everything anyway.
-                    if (cfg_.poll == polling::doorbell) cs.pending[w] |= bits;
+                    if (cfg_.poll == polling::doorbell && bits != 0) {
+                        cs.pending[w] |= bits;
+                        cs.pending_words |= 1u << w;
+                    }
                 }
             }
         }
@@ -696,7 +700,8 @@ private:
                 // One queue for every sender: polled every turn.
                 (void)drain_requests(cs, me, me, found);
             }
-            for (unsigned w = 0; w < words_; ++w) {
+            for (std::uint32_t wm = cs.pending_words; wm != 0; wm &= wm - 1) {
+                const auto w = static_cast<unsigned>(std::countr_zero(wm));
                 std::uint64_t bits = cs.pending[w];
                 for (std::uint64_t m = bits; m != 0; m &= m - 1) {
                     const unsigned s = w * 64 + static_cast<unsigned>(std::countr_zero(m));
@@ -706,6 +711,7 @@ private:
                     if (!more) bits &= ~(std::uint64_t{1} << (s % 64));
                 }
                 cs.pending[w] = bits;
+                if (bits == 0) cs.pending_words &= ~(1u << w);
             }
         } else {
             for (unsigned s = 0; s < n_; ++s)
@@ -768,9 +774,7 @@ private:
         if (!cs.pending_replies.empty() || !cs.dirty.empty() || !local_tasks().empty()) return false;
         for (const auto& w : cs.waiting)
             if (!w.empty()) return false;
-        for (unsigned w = 0; w < words_; ++w)
-            if (cs.pending[w] != 0) return false;
-        return true;
+        return cs.pending_words == 0;
     }
 
     // Parks the calling reactor until a ring or a poke (or the timeout).
