@@ -41,7 +41,6 @@ struct mesh_params {
     std::size_t window = 16;              // outstanding per ordered pair
     std::size_t capacity = 64;            // per queue
     unsigned sample_every = 16;           // the runtime times one submit_to in this many
-    double timer_overhead_ns = 0;
     bool oversubscribed = false;
     std::chrono::milliseconds timeout{30000};
 };
@@ -84,8 +83,7 @@ inline void busy_step(mesh_core_stats* mine, std::uint64_t ns) {
 // lambda) so that its frame owns copies of its arguments.
 template <class Mesh>
 rt::future<> mesh_pump(Mesh& mesh, std::vector<mesh_core_stats>& pc, unsigned me, unsigned d, std::uint64_t count,
-                       std::size_t w, const mesh_params& p) {
-    (void)p;
+                       std::size_t w) {
     mesh_core_stats& mine = pc[me];
     for (std::uint64_t i = 0; i < count; ++i) {
         const std::uint64_t tag = (std::uint64_t{me} << 48) | (std::uint64_t{w} << 32) | i;
@@ -133,7 +131,7 @@ mesh_result measure_mesh(const mesh_params& p) {
                     for (std::size_t w = 0; w < p.window; ++w) {
                         const std::uint64_t count =
                             p.msgs_per_pair / p.window + (w < p.msgs_per_pair % p.window ? 1 : 0);
-                        pumps.push_back(mesh_pump(mesh, pc, me, d, count, w, p));
+                        pumps.push_back(mesh_pump(mesh, pc, me, d, count, w));
                     }
                 }
                 for (auto& f : pumps) co_await std::move(f);

@@ -74,18 +74,36 @@ json base_entry(const std::string& suite, const json& queue, pair_t p, unsigned 
     return e;
 }
 
-void put_latency(json& e, const latency_result& r) {
+// The percentile fields of any result that has p50 ... max (ns).
+template <class R>
+void put_percentiles(json& e, const R& r) {
+    e["p50_ns"] = r.p50;
+    e["p90_ns"] = r.p90;
+    e["p99_ns"] = r.p99;
+    e["p999_ns"] = r.p999;
+    e["max_ns"] = r.max;
+}
+
+// A latency measurement (latency_result, load_result): real_time is the p50.
+template <class R>
+void put_latency(json& e, const R& r) {
     e["real_time"] = r.p50;
     e["cpu_time"] = r.p50;  // both sides spin: CPU time is wall time
     e["time_unit"] = "ns";
     e["iterations"] = r.samples;
     e["valid"] = r.ok;
     if (!r.ok) e["error_message"] = r.error;
-    e["p50_ns"] = r.p50;
-    e["p90_ns"] = r.p90;
-    e["p99_ns"] = r.p99;
-    e["p999_ns"] = r.p999;
-    e["max_ns"] = r.max;
+    put_percentiles(e, r);
+}
+
+// The farthest relation between any two of `cores`: what a mesh run spans.
+rt::relation widest_relation(const std::vector<unsigned>& cores) {
+    const auto& topo = rt::topology::instance();
+    rt::relation widest = rt::relation::same_pu;
+    for (unsigned a : cores)
+        for (unsigned b : cores)
+            if (a != b) widest = std::max(widest, topo.relation_of(a, b));
+    return widest;
 }
 
 // r's p50 over base's, or null when either measurement failed.
@@ -132,7 +150,7 @@ json batch_hist_json(const std::array<std::uint64_t, rt::batch_buckets>& b) {
 // One mesh configuration: N reactors on the first N cores given (or, past
 // the cores given, on them again: oversubscribed), one queue kind.
 json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_state state, rt::polling poll,
-                double overhead, unsigned rep) {
+                unsigned rep) {
     mesh_params mp;
     const bool over = n > o.cores.size();
     for (unsigned i = 0; i < n; ++i) mp.cores.push_back(o.cores[i % o.cores.size()]);
@@ -147,15 +165,9 @@ json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_st
         mp.msgs_per_pair = std::max<std::uint64_t>(500, mp.msgs_per_pair / 16);
         mp.busy_task_ns = 1000;
     }
-    mp.timer_overhead_ns = overhead;
     mp.timeout = std::chrono::milliseconds(o.quick ? 10000 : 30000);
     mesh_result r;
     all_queues::with(qn, [&]<class K>() { r = measure_mesh<K>(mp); });
-    const auto& topo = rt::topology::instance();
-    rt::relation widest = rt::relation::same_pu;
-    for (unsigned a : mp.cores)
-        for (unsigned b : mp.cores)
-            if (a != b) widest = std::max(widest, topo.relation_of(a, b));
     json e = base_entry("mesh", qn, {mp.cores[0], mp.cores[1]}, rep, o.reps);
     std::string name = "mesh/" + qn + "/n" + std::to_string(n);
     if (state != mesh_state::idle) name += std::string("/") + to_string(state);
@@ -163,7 +175,7 @@ json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_st
     e["name"] = e["run_name"] = name;
     e["cores"] = mp.cores;
     e["threads"] = n;
-    e["relation"] = std::string(rt::to_string(widest));
+    e["relation"] = std::string(rt::to_string(widest_relation(mp.cores)));
     put_throughput(e, r.ok, r.error, r.msgs_per_s, r.totals.completed);
     e["receiver_state"] = to_string(state);
     e["polling"] = std::string(rt::to_string(poll));
@@ -172,11 +184,7 @@ json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_st
     e["capacity"] = mp.capacity;
     e["batch"] = mp.window;
     // The runtime's own sample: one submit_to in sample_every, submit to fulfilment.
-    e["p50_ns"] = r.p50;
-    e["p90_ns"] = r.p90;
-    e["p99_ns"] = r.p99;
-    e["p999_ns"] = r.p999;
-    e["max_ns"] = r.max;
+    put_percentiles(e, r);
     e["sent"] = r.totals.sent;
     e["received"] = r.totals.received;
     e["completed"] = r.totals.completed;
@@ -260,20 +268,10 @@ json load_entries(const run_options& o, pair_t p, const std::string& qn, double 
         const load_params lp = load_config(ref.msgs_per_s, f, sat.capacity, overhead, o.quick);
         load_result r;
         all_queues::with(qn, [&]<class K>() { r = measure_load<K>(p.first, p.second, lp); });
-        e["real_time"] = r.p50;
-        e["cpu_time"] = r.p50;
-        e["time_unit"] = "ns";
-        e["iterations"] = r.samples;
-        e["valid"] = r.ok;
-        if (!r.ok) e["error_message"] = r.error;
+        put_latency(e, r);
         e["stream_msgs_per_s"] = ref.msgs_per_s;
         e["offered_msgs_per_s"] = r.offered_msgs_per_s;
         e["msgs_per_s"] = r.msgs_per_s;
-        e["p50_ns"] = r.p50;
-        e["p90_ns"] = r.p90;
-        e["p99_ns"] = r.p99;
-        e["p999_ns"] = r.p999;
-        e["max_ns"] = r.max;
         e["sent"] = lp.messages;
         e["received"] = r.received;
         e["full_stalls"] = r.full_stalls;
@@ -306,27 +304,18 @@ json kv_entry(const run_options& o, unsigned n, const std::string& design, const
                                                        : kv_design::striped;
         r = measure_kv_locked(d, kp);
     }
-    const auto& topo = rt::topology::instance();
-    rt::relation widest = rt::relation::same_pu;
-    for (unsigned a : kp.cores)
-        for (unsigned b : kp.cores)
-            if (a != b) widest = std::max(widest, topo.relation_of(a, b));
     json e = base_entry("kv", qn.empty() ? json(nullptr) : json(qn), {kp.cores[0], kp.cores[1]}, rep, o.reps);
     e["name"] = e["run_name"] = "kv/" + design + (qn.empty() ? "" : "/" + qn) + "/n" + std::to_string(n);
     e["cores"] = kp.cores;
     e["threads"] = n;
-    e["relation"] = std::string(rt::to_string(widest));
+    e["relation"] = std::string(rt::to_string(widest_relation(kp.cores)));
     put_throughput(e, r.ok, r.error, r.msgs_per_s, r.ops);
     e["design"] = design;
     e["write_fraction"] = kp.write_fraction;
     e["oversubscribed"] = kp.oversubscribed;
     e["msg_bytes"] = 16;
     e["batch"] = kp.window;
-    e["p50_ns"] = r.p50;
-    e["p90_ns"] = r.p90;
-    e["p99_ns"] = r.p99;
-    e["p999_ns"] = r.p999;
-    e["max_ns"] = r.max;
+    put_percentiles(e, r);
     e["completed"] = r.ops;
     return e;
 }
@@ -604,7 +593,7 @@ json run_suites(const run_options& o, json& context) {
                 for (const auto& qn : o.queues)
                     configs.push_back({"mesh " + qn + " n=" + std::to_string(n) + " " + to_string(v.state) + " " +
                                            std::string(rt::to_string(v.poll)),
-                                       [&, n, qn, v](unsigned rep) { return mesh_entry(o, n, qn, v.state, v.poll, overhead, rep); }});
+                                       [&, n, qn, v](unsigned rep) { return mesh_entry(o, n, qn, v.state, v.poll, rep); }});
     }
 
     if (wants("kv")) {
