@@ -200,6 +200,12 @@ struct item_list {
         head = head->next;
         if (head == nullptr) tail = nullptr;
     }
+    // Puts back an item just popped, when it could not be sent: order kept.
+    void push_front(work_item* w) noexcept {
+        w->next = head;
+        head = w;
+        if (tail == nullptr) tail = w;
+    }
 };
 
 // A core's doorbell: words[w] bit b means "source 64w + b has something for
@@ -460,11 +466,8 @@ public:
         const std::size_t pair_bytes = pair_footprint(cfg.queue_capacity);
         smp m(std::move(cfg));
         m.prepare_states();
-        for (unsigned s = 1; s < n; ++s) {
-            if (!shared_inbox) m.req_[m.idx(s, 0)] = std::make_unique<queue_type>(m.cfg_.queue_capacity);
-            m.rep_[m.idx(0, s)] = std::make_unique<queue_type>(m.cfg_.queue_capacity);
-        }
-        if (shared_inbox) m.req_[0] = std::make_unique<queue_type>(m.cfg_.queue_capacity * (n - 1));
+        m.pu_nodes_.assign(n, detail::numa_node_of_pu(0));
+        m.allocate_queues(0);  // the queues core 0 polls, as a running reactor builds them
         auto& hooks = detail::local_hooks();
         const auto saved = hooks;
         hooks = {&m, &smp::respond_cb, 0};
@@ -610,10 +613,7 @@ private:
             work_item* item = w.head;
             w.pop_front();
             if (!try_send(cs, item)) {
-                // Back to the front: the list keeps submission order.
-                item->next = w.head;
-                w.head = item;
-                if (w.tail == nullptr) w.tail = item;
+                w.push_front(item);
                 break;
             }
         }
@@ -729,9 +729,7 @@ private:
             const unsigned from = item->from;
             cs.pending_replies.pop_front();  // before the push: then the item is the origin's
             if (!rep(from, me).try_push(std::move(item))) {
-                item->next = cs.pending_replies.head;  // back to the front, order kept
-                cs.pending_replies.head = item;
-                if (cs.pending_replies.tail == nullptr) cs.pending_replies.tail = item;
+                cs.pending_replies.push_front(item);
                 break;
             }
             mark_dirty(cs, from, rep_dirty);
