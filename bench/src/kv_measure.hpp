@@ -486,21 +486,17 @@ inline kv_result measure_kv_locked(kv_design design, const kv_params& p) {
         res.ok = res.error.empty();
         return res;
     };
+    // One map under one lock (std::mutex or std::shared_mutex).
+    auto single_map = [&]<class Store>() {
+        auto s = std::make_unique<Store>();
+        s->m.reserve(static_cast<std::size_t>(w.keys));
+        auto map_of = [&s](std::uint64_t) -> d::map& { return s->m; };
+        fill(map_of);
+        return finish(d::run_locked(*s, w, p, results), map_of, [&s] { return std::uint64_t{s->m.size()}; });
+    };
     switch (design) {
-        case kv_design::mutex: {
-            auto s = std::make_unique<d::mutex_store>();
-            s->m.reserve(static_cast<std::size_t>(w.keys));
-            auto map_of = [&s](std::uint64_t) -> d::map& { return s->m; };
-            fill(map_of);
-            return finish(d::run_locked(*s, w, p, results), map_of, [&s] { return std::uint64_t{s->m.size()}; });
-        }
-        case kv_design::shared_mutex: {
-            auto s = std::make_unique<d::shared_mutex_store>();
-            s->m.reserve(static_cast<std::size_t>(w.keys));
-            auto map_of = [&s](std::uint64_t) -> d::map& { return s->m; };
-            fill(map_of);
-            return finish(d::run_locked(*s, w, p, results), map_of, [&s] { return std::uint64_t{s->m.size()}; });
-        }
+        case kv_design::mutex: return single_map.template operator()<d::mutex_store>();
+        case kv_design::shared_mutex: return single_map.template operator()<d::shared_mutex_store>();
         case kv_design::striped: {
             d::striped_store s(p.stripes);
             for (auto& st : s.stripes) st.m.reserve(static_cast<std::size_t>(w.keys / p.stripes + 1));
