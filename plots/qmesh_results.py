@@ -357,19 +357,24 @@ def _consistency_problems(doc: dict) -> list[str]:
     return problems
 
 
-def load(path: str, schema: Optional[dict] = None) -> dict:
-    """Read, parse and validate one result file. Raises a QmeshError subclass."""
-    if schema is None:
-        schema = load_schema()
+def read_text(path: str) -> str:
+    """The file's text; ReadError if it cannot be read, ParseError if it is not UTF-8."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as e:
         raise ReadError(path, f"cannot read: {e.strerror or e}") from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ParseError(path, f"not valid JSON: not UTF-8 text (byte {e.start})") from None
+
+
+def load(path: str, schema: Optional[dict] = None) -> dict:
+    """Read, parse and validate one result file. Raises a QmeshError subclass."""
+    if schema is None:
+        schema = load_schema()
+    text = read_text(path)
     return check_document(parse(text, path), path, schema)
 
 
@@ -721,15 +726,7 @@ def load_mutants(path: str) -> dict:
 
     Beyond the schema: a (mutant, tier) pair, or a (clean queue, tier) pair, appears at most
     once, since the matrix has one cell for it."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise ReadError(path, f"cannot read: {e.strerror or e}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ParseError(path, f"not valid JSON: not UTF-8 text (byte {e.start})") from None
+    text = read_text(path)
     doc = parse(text, path)
     errors = validate(doc, MUTANTS_SCHEMA)
     if not errors:
