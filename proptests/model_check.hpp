@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <deque>
 #include <limits>
+#include <span>
 #include <string>
 
 #include "qmesh/queues/concept.hpp"
@@ -79,6 +80,32 @@ struct pop_cmd : rc::state::Command<model, sut<K>> {
     void show(std::ostream& os) const override { os << "pop"; }
 };
 
+// qmesh::try_pop_bulk: the queue's own bulk pop where it has one (the
+// locked inbox), else one try_pop at a time. Either way it takes
+// min(k, size) elements, oldest first.
+template <class K>
+struct pop_bulk_cmd : rc::state::Command<model, sut<K>> {
+    std::size_t k = *rc::gen::inRange<std::size_t>(1, 5);
+    void apply(model& m) const override {
+        for (std::size_t i = 0; i < k && !m.items.empty(); ++i) m.items.pop_front();
+    }
+    void run(const model& m, sut<K>& q) const override {
+        int out[4] = {};
+        qmesh::flush(q);
+        const std::size_t got = qmesh::try_pop_bulk(q, std::span<int>(out, k));
+        qmesh::consumer_flush(q);
+        RC_ASSERT(got == std::min(k, m.items.size()));
+        for (std::size_t i = 0; i < got; ++i) {
+            if constexpr (K::traits.order != order::none) {
+                RC_ASSERT(out[i] == m.items[i]);
+            } else {
+                RC_ASSERT(std::find(m.items.begin(), m.items.end(), out[i]) != m.items.end());
+            }
+        }
+    }
+    void show(std::ostream& os) const override { os << "pop_bulk(" << k << ")"; }
+};
+
 template <class K>
 bool model_check() {
     return rc::check(std::string(K::traits.name) + " against the deque model", [] {
@@ -91,7 +118,7 @@ bool model_check() {
             RC_ASSERT(q.capacity() >= requested);
         }
         model m{{}, cap};
-        rc::state::check(m, q, rc::state::gen::execOneOfWithArgs<push_cmd<K>, pop_cmd<K>>());
+        rc::state::check(m, q, rc::state::gen::execOneOfWithArgs<push_cmd<K>, pop_cmd<K>, pop_bulk_cmd<K>>());
     });
 }
 

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -109,6 +110,28 @@ inline bool flush(Q& q) noexcept {
 template <queue Q>
 inline void consumer_flush(Q& q) noexcept {
     if constexpr (consumer_flushable<Q>) q.consumer_flush();
+}
+
+// Queues that can hand the consumer several elements in one operation (a
+// locked queue: under one lock acquisition) expose try_pop_bulk(span),
+// returning how many of the oldest elements it moved into the span, in
+// order. Callers use qmesh::try_pop_bulk(q, span): one try_pop at a time for
+// other queues, so a baseline is never measured without its batching.
+template <class Q>
+concept bulk_poppable = requires(Q& q, std::span<typename Q::value_type> out) {
+    { q.try_pop_bulk(out) } -> std::same_as<std::size_t>;
+};
+
+template <queue Q>
+inline std::size_t try_pop_bulk(Q& q, std::span<typename Q::value_type> out) noexcept(
+    noexcept(q.try_pop(out[0]))) {
+    if constexpr (bulk_poppable<Q>) {
+        return q.try_pop_bulk(out);
+    } else {
+        std::size_t n = 0;
+        while (n < out.size() && q.try_pop(out[n])) ++n;
+        return n;
+    }
 }
 
 // A registry handle: traits plus a template that instantiates the queue.
