@@ -37,10 +37,37 @@ task_queue& local_tasks() noexcept {
 }
 
 namespace {
+// Gives a thread's pooled blocks back to the C heap when the thread ends,
+// and closes its pool, so frees from thread-local destructors that run
+// later (a task queue disposing of what never ran) bypass it.
+struct pool_drain {
+    pool_drain() = default;
+    pool_drain(const pool_drain&) = delete;
+    pool_drain& operator=(const pool_drain&) = delete;
+    ~pool_drain() {
+        detail::pool_lists& l = detail::tl_pool;
+        l.closed = true;
+        for (std::size_t c = 0; c < detail::pool_classes; ++c) {
+            while (detail::pool_block* b = l.head[c]) {
+                l.head[c] = b->next;
+                ::operator delete(b, (c + 1) * detail::pool_granule);
+            }
+            l.count[c] = 0;
+        }
+    }
+};
+
 // Written by any core whose failed future dies unobserved; read by reports.
 // Relaxed: a statistic, nothing is published through it.
 std::atomic<std::uint64_t> g_unhandled{0};
 }  // namespace
+
+void detail::pool_register() noexcept {
+    // Constructed here, once per thread: its destructor runs at thread exit.
+    static thread_local pool_drain drain;
+    (void)drain;
+    tl_pool.registered = true;
+}
 
 std::uint64_t unhandled_failures() noexcept { return g_unhandled.load(std::memory_order_relaxed); }
 

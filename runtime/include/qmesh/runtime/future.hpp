@@ -32,6 +32,7 @@
 #include <variant>
 #include <vector>
 
+#include "qmesh/runtime/pool.hpp"
 #include "qmesh/runtime/task.hpp"
 
 namespace qmesh::rt {
@@ -77,7 +78,7 @@ template <class T>
 using stored_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
 template <class T>
-struct state {
+struct state : pooled {
     enum class status : std::uint8_t { pending, value, failed };
 
     status st = status::pending;

@@ -12,9 +12,13 @@
 #include <type_traits>
 #include <utility>
 
+#include "qmesh/runtime/pool.hpp"
+
 namespace qmesh::rt {
 
-class task {
+// Tasks come from the calling thread's pool (pool.hpp): a continuation is
+// created and run on one core, often thousands of times a second.
+class task : public pooled {
 public:
     virtual ~task() = default;
     // Runs the task and disposes of it (a task deletes itself when done).
