@@ -19,7 +19,7 @@ BENCH_SUITES ?= floor,pingpong,submit,stream,load,mesh,kv,pollscale
 BENCH_ARGS ?=
 
 # (build-NAME and test-NAME are pattern rules: make skips implicit rules for .PHONY targets)
-.PHONY: all deps bench test mutants report clean
+.PHONY: all deps bench test mutants report device-bundle clean
 
 all: test
 
@@ -67,6 +67,17 @@ bench: build-release
 	echo "result: $$out"; \
 	$(PYTHON) plots/report.py "$$out" -o "$${out%.json}.report" \
 	  $$( [ -f results/mutants.json ] && echo --mutants results/mutants.json )
+
+# A self-contained copy of the release qmesh for a lent many-core machine
+# (ignored .device/: the binary, every shared library ldd lists, and
+# bench/device_run.sh). Carry .device and run `bash .device/device_run.sh`;
+# see bench/README.md.
+device-bundle: build-release
+	rm -rf .device && mkdir -p .device/lib
+	cp build/release/bench/qmesh bench/device_run.sh .device/
+	ldd build/release/bench/qmesh | awk '$$2 == "=>" && $$3 ~ /^\// {print $$3} $$1 ~ /^\/.*ld-linux/ {print $$1}' \
+	  | xargs -r cp -L -t .device/lib
+	@echo "device-bundle: $$(du -sh .device | cut -f1) in .device/ ($$(ls .device/lib | wc -l) libraries)"
 
 # Rebuilds the report of the newest result.
 report: deps
