@@ -277,8 +277,12 @@ public:
     T get() {
         if (!available()) throw std::logic_error("qmesh: future::get() on a future that is not available");
         auto* s = std::exchange(s_, nullptr);
-        std::unique_ptr<detail::state<T>, void (*)(detail::state<T>*)> hold(
-            s, [](detail::state<T>* p) { detail::release(p); });
+        // Gives the reference back however we leave (a stateless guard, so
+        // the release inlines: this is on every co_await's path).
+        struct hold {
+            detail::state<T>* p;
+            ~hold() { detail::release(p); }
+        } h{s};
         if (s->st == detail::state<T>::status::failed) std::rethrow_exception(s->take_exception());
         if constexpr (!std::is_void_v<T>) return std::move(*s->value);
     }
