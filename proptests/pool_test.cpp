@@ -23,7 +23,12 @@ struct big : pooled {
     unsigned char bytes[300] = {};  // over the largest class: never pooled
 };
 
-std::uint32_t cached(std::size_t bytes) { return detail::tl_pool.count[(bytes - 1) / detail::pool_granule]; }
+std::uint32_t cached(std::size_t bytes) { return detail::tl_pool.count[detail::pool_class(bytes)]; }
+std::uint32_t cached_total() {
+    std::uint32_t t = 0;
+    for (std::size_t c = 0; c < detail::pool_classes; ++c) t += detail::tl_pool.count[c];
+    return t;
+}
 
 TEST(pool, a_freed_block_is_reused_by_its_thread) {
     auto* a = new small;
@@ -43,12 +48,9 @@ TEST(pool, a_freed_block_is_reused_by_its_thread) {
 }
 
 TEST(pool, large_objects_bypass_the_lists) {
-    std::uint32_t total_before = 0;
-    for (std::size_t c = 0; c < detail::pool_classes; ++c) total_before += detail::tl_pool.count[c];
+    const std::uint32_t before = cached_total();
     delete new big;
-    std::uint32_t total_after = 0;
-    for (std::size_t c = 0; c < detail::pool_classes; ++c) total_after += detail::tl_pool.count[c];
-    EXPECT_EQ(total_after, total_before);
+    EXPECT_EQ(cached_total(), before);
 }
 
 TEST(pool, a_thread_freeing_others_blocks_keeps_a_bounded_number) {
@@ -84,7 +86,7 @@ TEST(pool, a_thread_gives_its_cached_blocks_back_when_it_ends) {
     std::thread t(churn);
     t.join();
     const std::size_t after = detail::heap_bytes_in_use();
-    const std::size_t cached_bytes = n * 48;
+    const std::size_t cached_bytes = n * detail::pool_block_bytes(detail::pool_class(sizeof(small)));
     EXPECT_LT(after, before + cached_bytes / 4) << "before " << before << ", after " << after;
 }
 

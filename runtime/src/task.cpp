@@ -50,7 +50,7 @@ struct pool_drain {
         for (std::size_t c = 0; c < detail::pool_classes; ++c) {
             while (detail::pool_block* b = l.head[c]) {
                 l.head[c] = b->next;
-                ::operator delete(b, (c + 1) * detail::pool_granule);
+                ::operator delete(b, detail::pool_block_bytes(c));
             }
             l.count[c] = 0;
         }

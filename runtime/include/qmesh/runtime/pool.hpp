@@ -50,6 +50,12 @@ inline constexpr std::size_t pool_keep = 4096;   // blocks kept per class per th
 static_assert(__STDCPP_DEFAULT_NEW_ALIGNMENT__ >= pool_granule,
               "pool blocks come from ::operator new and must be aligned to the granule");
 
+// Whether an object of n bytes is pooled, its size class, and the bytes of
+// that class's blocks (what ::operator new was asked for).
+inline constexpr bool pool_fits(std::size_t n) noexcept { return n != 0 && n <= pool_granule * pool_classes; }
+inline constexpr std::size_t pool_class(std::size_t n) noexcept { return (n - 1) / pool_granule; }
+inline constexpr std::size_t pool_block_bytes(std::size_t c) noexcept { return (c + 1) * pool_granule; }
+
 struct pool_block {
     pool_block* next;
 };
@@ -69,15 +75,15 @@ void pool_register() noexcept;
 
 inline void* pool_alloc(std::size_t n) {
 #if QMESH_RT_POOL
-    if (n != 0 && n <= pool_granule * pool_classes) {
-        const std::size_t c = (n - 1) / pool_granule;
+    if (pool_fits(n)) {
+        const std::size_t c = pool_class(n);
         pool_lists& l = tl_pool;
         if (pool_block* b = l.head[c]) {
             l.head[c] = b->next;
             --l.count[c];
             return b;
         }
-        return ::operator new((c + 1) * pool_granule);
+        return ::operator new(pool_block_bytes(c));
     }
 #endif
     return ::operator new(n);
@@ -85,8 +91,8 @@ inline void* pool_alloc(std::size_t n) {
 
 inline void pool_free(void* p, std::size_t n) noexcept {
 #if QMESH_RT_POOL
-    if (p != nullptr && n != 0 && n <= pool_granule * pool_classes) {
-        const std::size_t c = (n - 1) / pool_granule;
+    if (p != nullptr && pool_fits(n)) {
+        const std::size_t c = pool_class(n);
         pool_lists& l = tl_pool;
         if (!l.closed && l.count[c] < pool_keep) {
             if (!l.registered) pool_register();
@@ -96,7 +102,7 @@ inline void pool_free(void* p, std::size_t n) noexcept {
             ++l.count[c];
             return;
         }
-        ::operator delete(p, (c + 1) * pool_granule);
+        ::operator delete(p, pool_block_bytes(c));
         return;
     }
 #endif

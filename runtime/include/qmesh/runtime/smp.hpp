@@ -52,6 +52,7 @@
 // quiesced core stays quiesced.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <bit>
@@ -268,17 +269,18 @@ public:
                 ex_ = std::current_exception();
             }
             return true;
+        } else {
+            Fut f = futurize_invoke(fn_);
+            if (f.available()) {
+                take(std::move(f));
+                return true;
+            }
+            (void)std::move(f).then_wrapped([this](Fut r) noexcept {
+                take(std::move(r));
+                respond_later(this);
+            });
+            return false;
         }
-        Fut f = futurize_invoke(fn_);
-        if (f.available()) {
-            take(std::move(f));
-            return true;
-        }
-        (void)std::move(f).then_wrapped([this](Fut r) noexcept {
-            take(std::move(r));
-            respond_later(this);
-        });
-        return false;
     }
     void complete() noexcept override {
         if (ex_) pr_.set_exception(std::move(ex_));
@@ -648,47 +650,48 @@ private:
         self->push_reply(self->state(item->to), item);
     }
 
-    // Pops up to min(out.size(), limit) items off q (in one operation where
-    // the queue offers one: qmesh::try_pop_bulk), then prefetches each:
-    // the items were last written on the other core, so every one is a cache
-    // miss, and touching them one after another would pay those misses in
-    // series. Asking for all of them first lets the misses overlap (Seastar's
-    // smp_message_queue::process_queue prefetches its batch the same way).
-    // Write intent: the target stores the result into the request, and the
-    // origin recycles the block. Returns how many were popped.
-    static std::size_t take_batch(queue_type& q, std::array<work_item*, prefetch_batch>& out,
-                                  std::size_t limit) noexcept {
-        const std::size_t want = limit < out.size() ? limit : out.size();
-        // A locked inbox takes the whole batch under one lock acquisition.
-        const std::size_t got = qmesh::try_pop_bulk(q, std::span<work_item*>(out.data(), want));
-        for (std::size_t i = 0; i < got; ++i) {
-            // Two hardware lines (64 bytes each; cache_line_bytes may span
-            // two): a small request's fields and its result.
-            __builtin_prefetch(out[i], 1, 3);
-            __builtin_prefetch(reinterpret_cast<const char*>(out[i]) + 64, 1, 3);
+    // Takes up to poll_budget items off q and hands each to `each`, in
+    // order; returns how many. Items come in batches of up to
+    // prefetch_batch, popped in one operation where the queue offers one
+    // (qmesh::try_pop_bulk: a locked inbox takes a batch under one lock
+    // acquisition), and every item of a batch is prefetched before the
+    // first is touched: the items were last written on the other core, so
+    // each is a cache miss, and touching them one after another would pay
+    // those misses in series. Asking for all of them first lets the misses
+    // overlap (Seastar's smp_message_queue::process_queue prefetches its
+    // batch the same way). Write intent: the target stores the result into
+    // the request, and the origin recycles the block.
+    template <class F>
+    std::size_t drain_queue(queue_type& q, F&& each) noexcept {
+        std::array<work_item*, prefetch_batch> items;
+        std::size_t k = 0;
+        while (k < cfg_.poll_budget) {
+            const std::size_t want = std::min(items.size(), cfg_.poll_budget - k);
+            const std::size_t got = qmesh::try_pop_bulk(q, std::span<work_item*>(items.data(), want));
+            for (std::size_t i = 0; i < got; ++i) {
+                // Two hardware lines (64 bytes each; cache_line_bytes may
+                // span two): a small request's fields and its result.
+                __builtin_prefetch(items[i], 1, 3);
+                __builtin_prefetch(reinterpret_cast<const char*>(items[i]) + 64, 1, 3);
+            }
+            for (std::size_t i = 0; i < got; ++i) each(items[i]);
+            k += got;
+            if (got < items.size()) break;
         }
-        return got;
+        return k;
     }
 
     // Takes up to poll_budget replies from `s`; true if it hit the budget.
     bool drain_replies(core_state& cs, unsigned me, unsigned s, bool& found) noexcept {
         auto& q = rep(me, s);
-        std::array<work_item*, prefetch_batch> items;
-        std::size_t k = 0;
-        while (k < cfg_.poll_budget) {
-            const std::size_t got = take_batch(q, items, cfg_.poll_budget - k);
-            for (std::size_t i = 0; i < got; ++i) {
-                work_item* item = items[i];
-                ++cs.out[s].completed;
-                --cs.inflight[s];
-                --cs.total_inflight;
-                if (item->t0 != 0) cs.latency.record(detail::clock_ns() - item->t0);
-                item->complete();
-                delete item;
-            }
-            k += got;
-            if (got < items.size()) break;
-        }
+        const std::size_t k = drain_queue(q, [&](work_item* item) {
+            ++cs.out[s].completed;
+            --cs.inflight[s];
+            --cs.total_inflight;
+            if (item->t0 != 0) cs.latency.record(detail::clock_ns() - item->t0);
+            item->complete();
+            delete item;
+        });
         if (k == 0) consumer_flush(q);
         found |= k != 0;
         if (!cs.waiting[s].empty()) admit_waiting(cs, s);
@@ -698,18 +701,10 @@ private:
     // anyone; booked on the pair (me, me)); true if it hit the budget.
     bool drain_requests(core_state& cs, unsigned me, unsigned s, bool& found) noexcept {
         auto& q = shared_inbox ? req(0, me) : req(s, me);
-        std::array<work_item*, prefetch_batch> items;
-        std::size_t k = 0;
-        while (k < cfg_.poll_budget) {
-            const std::size_t got = take_batch(q, items, cfg_.poll_budget - k);
-            for (std::size_t i = 0; i < got; ++i) {
-                work_item* item = items[i];
-                ++cs.in[item->from].received;
-                if (item->process()) push_reply(cs, item);
-            }
-            k += got;
-            if (got < items.size()) break;
-        }
+        const std::size_t k = drain_queue(q, [&](work_item* item) {
+            ++cs.in[item->from].received;
+            if (item->process()) push_reply(cs, item);
+        });
         if (k == 0) {
             consumer_flush(q);
             ++cs.in[s].empty_polls;
