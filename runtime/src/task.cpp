@@ -14,7 +14,7 @@ task_queue::~task_queue() {
     while (head_ != nullptr) {
         task* t = head_;
         head_ = t->next_;
-        delete t;
+        t->discard();
     }
 }
 
@@ -50,7 +50,7 @@ struct pool_drain {
         for (std::size_t c = 0; c < detail::pool_classes; ++c) {
             while (detail::pool_block* b = l.head[c]) {
                 l.head[c] = b->next;
-                ::operator delete(b, detail::pool_block_bytes(c));
+                detail::pool_delete_block(b, c);
             }
             l.count[c] = 0;
         }

@@ -13,9 +13,17 @@
 // A continuation attached to a pending state is stored as one task and
 // scheduled on this core's task queue when the state leaves `pending`. A
 // continuation attached to a ready future runs inline, before then() returns.
+// A coroutine (returning future<T>) that awaits a pending future stores no
+// new task: its frame carries one (detail::coroutine_task), reused by every
+// co_await in it, so awaiting allocates nothing.
 // A state that ends `failed` without anyone having looked at the exception
 // (get(), then_wrapped, handle_exception, a co_await, or a continuation that
 // propagated it) is counted in unhandled_failures() when it is destroyed.
+//
+// A state is usually a block of its own (from the core's pool); the request
+// of a submit_to carries its future's state instead (smp.hpp), so that a
+// submission allocates one block, not two. `destroy` says how the last
+// reference frees a state.
 #pragma once
 
 #include <atomic>
@@ -86,7 +94,12 @@ struct state : pooled {
     std::uint32_t refs = 1;
     std::optional<stored_t<T>> value;
     std::exception_ptr ex;
-    task* continuation = nullptr;  // owns one reference to this state
+    // Owns one reference to this state, except a coroutine's own task, which
+    // needs none: the awaited future, alive in the suspended frame, holds one.
+    task* continuation = nullptr;
+    // How the last reference frees the state: null means `delete` (a block
+    // of its own); else this is called (the state is part of a larger object).
+    void (*destroy)(state*) noexcept = nullptr;
 
     ~state() {
         if (st == status::failed && !observed) count_unhandled_failure(ex);
@@ -108,6 +121,12 @@ struct state : pooled {
         st = status::failed;
         fire();
     }
+    // The outcome was stored in place (`value`, or `ex` if it failed):
+    // makes it the state's.
+    void publish() noexcept {
+        st = ex ? status::failed : status::value;
+        fire();
+    }
     std::exception_ptr take_exception() noexcept {
         observed = true;
         return ex;
@@ -116,8 +135,28 @@ struct state : pooled {
 
 template <class T>
 void release(state<T>* s) noexcept {
-    if (s != nullptr && --s->refs == 0) delete s;
+    if (s != nullptr && --s->refs == 0) {
+        if (s->destroy == nullptr) delete s;
+        else s->destroy(s);
+    }
 }
+
+// The task that resumes a coroutine returning future<T>, embedded in the
+// coroutine's frame (its promise object derives from it). One coroutine waits
+// on one future at a time, so one task per frame serves all its co_awaits.
+// The queue does not own it: a frame is freed by running to its end, never
+// while suspended, and a task left unrun when its thread ends leaves the
+// frame as it is (as an unresumed coroutine always did).
+class coroutine_task : public task {
+public:
+    void run_and_dispose() noexcept override { handle.resume(); }
+    void discard() noexcept override {}
+
+    std::coroutine_handle<> handle;
+};
+
+template <class T>
+future<T> make_future(state<T>* s) noexcept;
 
 // The continuation task: runs f(state&) once, then drops its reference.
 template <class T, class F>
@@ -383,14 +422,22 @@ public:
 
     // Coroutine support: `co_await fut` inside a coroutine returning future<U>.
     bool await_ready() const noexcept { return available(); }
-    void await_suspend(std::coroutine_handle<> h) {
-        attach([h](detail::state<T>&) mutable { h.resume(); }, /*keep_ref=*/true);
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) {
+        resume_when_available(h);
     }
     T await_resume() { return get(); }
 
     // Resumes h once this (pending) future is available; keeps the outcome.
-    void resume_when_available(std::coroutine_handle<> h) {
-        attach([h](detail::state<T>&) mutable { h.resume(); }, /*keep_ref=*/true);
+    // A coroutine returning future<U> is resumed by the task in its frame;
+    // any other by a continuation task made here.
+    template <class P>
+    void resume_when_available(std::coroutine_handle<P> h) {
+        if constexpr (std::is_base_of_v<detail::coroutine_task, P>) {
+            s_->continuation = &static_cast<detail::coroutine_task&>(h.promise());
+        } else {
+            attach([h](detail::state<T>&) mutable { h.resume(); }, /*keep_ref=*/true);
+        }
     }
 
 private:
@@ -402,6 +449,8 @@ private:
     friend future<U> make_ready_future(detail::stored_t<U>);
     template <class U>
     friend future<U> make_exception_future(std::exception_ptr) noexcept;
+    template <class U>
+    friend future<U> detail::make_future(detail::state<U>*) noexcept;
 
     explicit future(detail::state<T>* s) noexcept : s_(s) {}
 
@@ -433,6 +482,12 @@ future<T> promise<T>::get_future() {
     return future<T>(s_);
 }
 
+// A future on a state made elsewhere (the caller gives it one reference).
+template <class T>
+future<T> detail::make_future(state<T>* s) noexcept {
+    return future<T>(s);
+}
+
 template <class T>
 future<T> make_ready_future(detail::stored_t<T> v) {
     auto* s = new detail::state<T>;
@@ -459,7 +514,10 @@ template <class T>
 struct available_awaiter {
     future<T>& f;
     bool await_ready() const noexcept { return f.available(); }
-    void await_suspend(std::coroutine_handle<> h) { f.resume_when_available(h); }
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) {
+        f.resume_when_available(h);
+    }
     void await_resume() const noexcept {}
 };
 template <class T>
@@ -469,13 +527,19 @@ available_awaiter<T> wait_available(future<T>& f) noexcept {
 
 }  // namespace qmesh::rt
 
-// Coroutines returning future<T>: the coroutine's frame owns a promise<T>.
+// Coroutines returning future<T>: the coroutine's frame owns a promise<T>,
+// and is the task that resumes it (detail::coroutine_task). Deriving from
+// task makes the frame itself come from the core's pool (pool.hpp: the
+// promise type's operator new allocates the frame).
 template <class T, class... Args>
 struct std::coroutine_traits<qmesh::rt::future<T>, Args...> {
-    struct promise_type {
+    struct promise_type : qmesh::rt::detail::coroutine_task {
         qmesh::rt::promise<T> p;
 
-        qmesh::rt::future<T> get_return_object() { return p.get_future(); }
+        qmesh::rt::future<T> get_return_object() {
+            handle = std::coroutine_handle<promise_type>::from_promise(*this);
+            return p.get_future();
+        }
         std::suspend_never initial_suspend() noexcept { return {}; }
         std::suspend_never final_suspend() noexcept { return {}; }
         void unhandled_exception() noexcept { p.set_exception(std::current_exception()); }
@@ -489,10 +553,13 @@ struct std::coroutine_traits<qmesh::rt::future<T>, Args...> {
 };
 template <class... Args>
 struct std::coroutine_traits<qmesh::rt::future<void>, Args...> {
-    struct promise_type {
+    struct promise_type : qmesh::rt::detail::coroutine_task {
         qmesh::rt::promise<void> p;
 
-        qmesh::rt::future<void> get_return_object() { return p.get_future(); }
+        qmesh::rt::future<void> get_return_object() {
+            handle = std::coroutine_handle<promise_type>::from_promise(*this);
+            return p.get_future();
+        }
         std::suspend_never initial_suspend() noexcept { return {}; }
         std::suspend_never final_suspend() noexcept { return {}; }
         void unhandled_exception() noexcept { p.set_exception(std::current_exception()); }
