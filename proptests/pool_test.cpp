@@ -19,6 +19,9 @@ namespace {
 struct small : pooled {
     std::uint64_t words[5] = {};  // 40 bytes: class 48
 };
+struct alignas(64) lined : pooled {
+    unsigned char bytes[100] = {};  // 128 bytes, aligned to a line: line class 128
+};
 struct big : pooled {
     unsigned char bytes[300] = {};  // over the largest class: never pooled
 };
@@ -45,6 +48,29 @@ TEST(pool, a_freed_block_is_reused_by_its_thread) {
 #endif
     EXPECT_EQ(b->words[4], 0u);  // constructed afresh
     delete b;
+}
+
+TEST(pool, line_aligned_objects_have_lists_of_their_own) {
+    static_assert(sizeof(lined) == 128 && alignof(lined) == detail::pool_line);
+    const std::size_t c = detail::pool_line_class(sizeof(lined));
+    auto* a = new lined;
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(a) % detail::pool_line, 0u);
+    const std::uint32_t small_before = cached(sizeof(lined));  // the 16-byte-aligned class of the same size
+    const std::uint32_t before = detail::tl_pool.count[c];
+    delete a;
+    auto* b = new lined;
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(b) % detail::pool_line, 0u);
+#if QMESH_RT_POOL
+    EXPECT_EQ(static_cast<void*>(a), static_cast<void*>(b));  // reused, last in, first out
+#endif
+    EXPECT_EQ(detail::tl_pool.count[c], before);
+    EXPECT_EQ(cached(sizeof(lined)), small_before);  // never mixed with unaligned blocks
+    delete b;
+#if QMESH_RT_POOL
+    EXPECT_EQ(detail::tl_pool.count[c], before + 1);
+#else
+    EXPECT_EQ(detail::tl_pool.count[c], 0u);
+#endif
 }
 
 TEST(pool, large_objects_bypass_the_lists) {

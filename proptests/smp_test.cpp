@@ -278,6 +278,30 @@ TEST(smp, numa_report_accounts_for_every_queue) {
     }
 }
 
+// A request's first line is all that crosses to the target: for a function
+// of two words returning one, the function, the outcome and the routing fit
+// one line, and the future's state (which the origin writes while the
+// request is in flight) starts on the next.
+TEST(smp, a_small_request_crosses_in_one_line) {
+    int* where = nullptr;
+    std::uint64_t tag = 7;
+    auto fn = [where, tag] { return tag + (where != nullptr ? 1u : 0u); };
+    static_assert(sizeof(fn) == 16);
+    using item_t = rt::detail::async_work_item<decltype(fn)>;
+    static_assert(alignof(item_t) == rt::detail::pool_line, "a request is line-aligned");
+    auto* item = new item_t(fn);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(item) % rt::detail::pool_line, 0u);
+    EXPECT_EQ(item->crossing_bytes(), rt::detail::pool_line);
+    EXPECT_EQ(sizeof(item_t), 2 * rt::detail::pool_line);
+    // Its lifetime: the mesh's reference and the future's.
+    auto f = item->get_future();
+    EXPECT_TRUE(item->process());
+    EXPECT_FALSE(f.available());
+    item->complete();  // publishes, drops the mesh's reference
+    ASSERT_TRUE(f.available());
+    EXPECT_EQ(f.get(), 7u);  // and the last reference frees it
+}
+
 TEST(smp, map_reduce_and_invoke_on_all) {
     rt::smp<lamport_kind> mesh(two_cores(8, 8));
     std::atomic<int> calls{0};

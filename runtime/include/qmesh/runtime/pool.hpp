@@ -9,7 +9,10 @@
 // (`_int_free` was 13 % of a mesh profile). A class that derives from
 // `pooled` instead takes its blocks from, and gives them back to, a free
 // list of the calling thread: one list per 16-byte size class up to 256
-// bytes, no atomics, no locks.
+// bytes, no atomics, no locks. Objects aligned to a hardware line (a
+// request, whose line crossing to the target must carry nothing the origin
+// writes meanwhile: smp.hpp) have lists of their own, per 64-byte class up
+// to 256 bytes.
 //
 // Contracts:
 // - A block may be freed on another thread than the one that allocated it
@@ -17,8 +20,8 @@
 //   new, so either thread may hand it back to the C heap).
 // - A list keeps at most `pool_keep` blocks; beyond that, and for sizes over
 //   256 bytes or alignments over 16, blocks go straight to ::operator new /
-//   delete. So a thread that frees what others allocate holds a bounded
-//   amount.
+//   delete (sizes over 256 bytes or alignments over 64: always). So a thread
+//   that frees what others allocate holds a bounded amount.
 // - When a thread ends, its lists are returned to the C heap; frees after
 //   that (thread-local destructors that run later) go straight to it too.
 // - Under ASan and TSan there is no pool at all: every block comes from and
@@ -44,17 +47,33 @@ namespace detail {
 #define QMESH_RT_POOL 1
 #endif
 
-inline constexpr std::size_t pool_granule = 16;  // ::operator new aligns to 16 on x86-64 and AArch64
-inline constexpr std::size_t pool_classes = 16;  // sizes 16, 32, ..., 256
-inline constexpr std::size_t pool_keep = 4096;   // blocks kept per class per thread
+inline constexpr std::size_t pool_granule = 16;        // ::operator new aligns to 16 on x86-64 and AArch64
+inline constexpr std::size_t pool_small_classes = 16;  // sizes 16, 32, ..., 256
+inline constexpr std::size_t pool_line = 64;           // a hardware line: the line-aligned classes' alignment
+inline constexpr std::size_t pool_line_classes = 4;    // sizes 64, 128, 192, 256, aligned to pool_line
+inline constexpr std::size_t pool_classes = pool_small_classes + pool_line_classes;
+inline constexpr std::size_t pool_max_bytes = 256;
+inline constexpr std::size_t pool_keep = 4096;         // blocks kept per class per thread
 static_assert(__STDCPP_DEFAULT_NEW_ALIGNMENT__ >= pool_granule,
               "pool blocks come from ::operator new and must be aligned to the granule");
 
-// Whether an object of n bytes is pooled, its size class, and the bytes of
-// that class's blocks (what ::operator new was asked for).
-inline constexpr bool pool_fits(std::size_t n) noexcept { return n != 0 && n <= pool_granule * pool_classes; }
+// Whether an object of n bytes (aligned to at most 16) is pooled, its size
+// class; the same for line-aligned objects (alignment 17 .. pool_line); and
+// the bytes and alignment of a class's blocks (what ::operator new was
+// asked for).
+inline constexpr bool pool_fits(std::size_t n) noexcept { return n != 0 && n <= pool_max_bytes; }
 inline constexpr std::size_t pool_class(std::size_t n) noexcept { return (n - 1) / pool_granule; }
-inline constexpr std::size_t pool_block_bytes(std::size_t c) noexcept { return (c + 1) * pool_granule; }
+inline constexpr bool pool_line_fits(std::size_t n, std::size_t align) noexcept {
+    return n != 0 && n <= pool_max_bytes && align <= pool_line;
+}
+inline constexpr std::size_t pool_line_class(std::size_t n) noexcept { return pool_small_classes + (n - 1) / pool_line; }
+inline constexpr bool pool_class_is_line(std::size_t c) noexcept { return c >= pool_small_classes; }
+inline constexpr std::size_t pool_block_bytes(std::size_t c) noexcept {
+    return pool_class_is_line(c) ? (c - pool_small_classes + 1) * pool_line : (c + 1) * pool_granule;
+}
+static_assert(pool_block_bytes(pool_small_classes - 1) == pool_max_bytes &&
+                  pool_block_bytes(pool_classes - 1) == pool_max_bytes,
+              "both families of classes end at pool_max_bytes");
 
 struct pool_block {
     pool_block* next;
@@ -73,40 +92,65 @@ inline thread_local constinit pool_lists tl_pool{};
 // Sets up the thread-exit drain (out of line, once per thread).
 void pool_register() noexcept;
 
+// A fresh block of class c from the C heap, and giving one back to it.
+inline void* pool_new_block(std::size_t c) {
+    if (pool_class_is_line(c)) return ::operator new(pool_block_bytes(c), std::align_val_t{pool_line});
+    return ::operator new(pool_block_bytes(c));
+}
+inline void pool_delete_block(void* p, std::size_t c) noexcept {
+    if (pool_class_is_line(c)) ::operator delete(p, pool_block_bytes(c), std::align_val_t{pool_line});
+    else ::operator delete(p, pool_block_bytes(c));
+}
+
+// A block of class c: off the thread's list, else from the C heap.
+inline void* pool_take(std::size_t c) {
+    pool_lists& l = tl_pool;
+    if (pool_block* b = l.head[c]) {
+        l.head[c] = b->next;
+        --l.count[c];
+        return b;
+    }
+    return pool_new_block(c);
+}
+// Gives back a block of class c: onto the thread's list, unless it is full
+// or the thread is ending.
+inline void pool_give(void* p, std::size_t c) noexcept {
+    pool_lists& l = tl_pool;
+    if (!l.closed && l.count[c] < pool_keep) {
+        if (!l.registered) pool_register();
+        auto* b = static_cast<pool_block*>(p);
+        b->next = l.head[c];
+        l.head[c] = b;
+        ++l.count[c];
+        return;
+    }
+    pool_delete_block(p, c);
+}
+
 inline void* pool_alloc(std::size_t n) {
 #if QMESH_RT_POOL
-    if (pool_fits(n)) {
-        const std::size_t c = pool_class(n);
-        pool_lists& l = tl_pool;
-        if (pool_block* b = l.head[c]) {
-            l.head[c] = b->next;
-            --l.count[c];
-            return b;
-        }
-        return ::operator new(pool_block_bytes(c));
-    }
+    if (pool_fits(n)) return pool_take(pool_class(n));
 #endif
     return ::operator new(n);
 }
-
 inline void pool_free(void* p, std::size_t n) noexcept {
 #if QMESH_RT_POOL
-    if (p != nullptr && pool_fits(n)) {
-        const std::size_t c = pool_class(n);
-        pool_lists& l = tl_pool;
-        if (!l.closed && l.count[c] < pool_keep) {
-            if (!l.registered) pool_register();
-            auto* b = static_cast<pool_block*>(p);
-            b->next = l.head[c];
-            l.head[c] = b;
-            ++l.count[c];
-            return;
-        }
-        ::operator delete(p, pool_block_bytes(c));
-        return;
-    }
+    if (p != nullptr && pool_fits(n)) return pool_give(p, pool_class(n));
 #endif
     ::operator delete(p, n);
+}
+// Over-aligned objects: line-aligned classes, or straight to the C heap.
+inline void* pool_alloc(std::size_t n, std::align_val_t a) {
+#if QMESH_RT_POOL
+    if (pool_line_fits(n, static_cast<std::size_t>(a))) return pool_take(pool_line_class(n));
+#endif
+    return ::operator new(n, a);
+}
+inline void pool_free(void* p, std::size_t n, std::align_val_t a) noexcept {
+#if QMESH_RT_POOL
+    if (p != nullptr && pool_line_fits(n, static_cast<std::size_t>(a))) return pool_give(p, pool_line_class(n));
+#endif
+    ::operator delete(p, n, a);
 }
 
 }  // namespace detail
@@ -117,9 +161,9 @@ inline void pool_free(void* p, std::size_t n) noexcept {
 struct pooled {
     static void* operator new(std::size_t n) { return detail::pool_alloc(n); }
     static void operator delete(void* p, std::size_t n) noexcept { detail::pool_free(p, n); }
-    // Over-aligned types bypass the pool.
-    static void* operator new(std::size_t n, std::align_val_t a) { return ::operator new(n, a); }
-    static void operator delete(void* p, std::size_t n, std::align_val_t a) noexcept { ::operator delete(p, n, a); }
+    // Over-aligned types: line-aligned lists up to pool_line, else the C heap.
+    static void* operator new(std::size_t n, std::align_val_t a) { return detail::pool_alloc(n, a); }
+    static void operator delete(void* p, std::size_t n, std::align_val_t a) noexcept { detail::pool_free(p, n, a); }
 };
 
 }  // namespace qmesh::rt

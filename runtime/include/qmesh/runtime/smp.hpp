@@ -156,15 +156,18 @@ struct numa_report {
 // Index of the calling thread's reactor in its mesh, or -1 off the mesh.
 int this_core() noexcept;
 
-// A request crossing the mesh: created and destroyed on its origin core
-// (from that core's pool, pool.hpp).
+// A request crossing the mesh: created on its origin core (from that core's
+// pool, pool.hpp) and freed there, by whichever lets go of it last: the mesh
+// after complete(), or the caller's future.
 class work_item : public pooled {
 public:
     virtual ~work_item() = default;
     // On the target core. True when the result is stored already; false when
     // it will be, later, and the item will be handed to respond_later().
     virtual bool process() noexcept = 0;
-    // On the origin core: fulfils the promise with the stored result.
+    // On the origin core: fulfils the future with the stored result and
+    // gives up the mesh's hold on the item (which may free it: the caller
+    // must not touch the item afterwards).
     virtual void complete() noexcept = 0;
 
     unsigned from = 0;
@@ -246,16 +249,44 @@ int numa_node_of_address(const void* p) noexcept;     // -1 if unknown
 // Bytes the C heap has handed out (glibc's mallinfo2), for footprints.
 std::size_t heap_bytes_in_use() noexcept;
 
+// The request of one submit_to(fn). It also holds the state of the future
+// submit_to returns (future.hpp), so a submission allocates one block: the
+// mesh holds one reference from submit_to to complete(), the future the
+// other.
+//
+// Its two parts sit on different hardware lines (the block is line-aligned,
+// from the pool's line classes). The first crosses to the target and back:
+// work_item's fields, the function, and the outcome, which the target writes
+// and nothing else. The second, the future's state, is the origin's alone:
+// while the request is in flight the origin may write it (a co_await stores
+// its continuation there) without pulling away the line the target is
+// working on, and it never leaves the origin's cache. The origin reads the
+// outcome only after popping the reply (the return queue's release/acquire
+// orders it) and moves it into the state. For a function of two words
+// returning one, the first part is exactly one line (smp_test checks it).
 template <class F>
 class async_work_item final : public work_item {
     using Fut = futurize_t<std::invoke_result_t<F&>>;
 
 public:
     using value_type = typename Fut::value_type;
+    using state_type = state<value_type>;
 
     template <class G>
-    explicit async_work_item(G&& g) : fn_(std::forward<G>(g)) {}
-    future<value_type> get_future() { return pr_.get_future(); }
+    explicit async_work_item(G&& g) : fn_(std::forward<G>(g)) {
+        st_.owner = this;
+        st_.destroy = [](state_type* s) noexcept { delete static_cast<origin_state*>(s)->owner; };
+    }
+    // result_ lives from the target's store to complete(), which destroys it.
+    ~async_work_item() override {}
+    async_work_item(const async_work_item&) = delete;
+    async_work_item& operator=(const async_work_item&) = delete;
+
+    // At most once: the future on this request's outcome.
+    future<value_type> get_future() noexcept {
+        ++st_.refs;
+        return make_future<value_type>(&st_);
+    }
 
     bool process() noexcept override {
         using R = std::invoke_result_t<F&>;
@@ -263,8 +294,12 @@ public:
             // A plain function: its result goes straight into the request,
             // with no future (and no shared state) made on the target.
             try {
-                if constexpr (std::is_void_v<R>) fn_();
-                else value_.emplace(fn_());
+                if constexpr (std::is_void_v<R>) {
+                    fn_();
+                    ::new (&result_) result_type();
+                } else {
+                    ::new (&result_) result_type(fn_());
+                }
             } catch (...) {
                 ex_ = std::current_exception();
             }
@@ -283,12 +318,27 @@ public:
         }
     }
     void complete() noexcept override {
-        if (ex_) pr_.set_exception(std::move(ex_));
-        else if constexpr (std::is_void_v<value_type>) pr_.set_value();
-        else pr_.set_value(std::move(*value_));
+        if (ex_) {
+            st_.ex = std::move(ex_);
+        } else {
+            st_.value.emplace(std::move(result_));
+            result_.~result_type();
+        }
+        st_.publish();
+        if (--st_.refs == 0) delete this;  // the mesh's reference was the last
+    }
+
+    // Bytes of the part that crosses to the target, up to the origin's line.
+    std::size_t crossing_bytes() const noexcept {
+        return static_cast<std::size_t>(reinterpret_cast<const char*>(&st_) - reinterpret_cast<const char*>(this));
     }
 
 private:
+    using result_type = stored_t<value_type>;
+    struct origin_state : state_type {
+        async_work_item* owner = nullptr;
+    };
+
     // Runs on the target: moves the outcome out of the target's future state,
     // so nothing of the target's single-core state crosses back.
     void take(Fut&& f) noexcept {
@@ -297,17 +347,26 @@ private:
             return;
         }
         try {
-            if constexpr (std::is_void_v<value_type>) f.get();
-            else value_.emplace(f.get());
+            if constexpr (std::is_void_v<value_type>) {
+                f.get();
+                ::new (&result_) result_type();
+            } else {
+                ::new (&result_) result_type(f.get());
+            }
         } catch (...) {
             ex_ = std::current_exception();
         }
     }
 
+    // Crosses: written by the origin before the push, read by the target;
+    // the outcome written by the target, read by the origin after the reply.
     F fn_;
-    promise<value_type> pr_;  // origin core only
-    std::optional<stored_t<value_type>> value_;  // written on target, read on origin
-    std::exception_ptr ex_;
+    std::exception_ptr ex_;  // fn threw: the exception, and result_ was never made
+    union {
+        result_type result_;  // fn returned: its value
+    };
+    // The origin's alone.
+    alignas(pool_line) origin_state st_;
 };
 
 template <class K>
@@ -482,6 +541,7 @@ public:
         const std::size_t pair_bytes = pair_footprint(cfg.queue_capacity);
         smp m(std::move(cfg));
         m.prepare_states();
+        m.init_state(0);
         m.pu_nodes_.assign(n, detail::numa_node_of_pu(0));
         m.allocate_queues(0);  // the queues core 0 polls, as a running reactor builds them
         auto& hooks = detail::local_hooks();
@@ -660,7 +720,9 @@ private:
     // those misses in series. Asking for all of them first lets the misses
     // overlap (Seastar's smp_message_queue::process_queue prefetches its
     // batch the same way). Write intent: the target stores the result into
-    // the request, and the origin recycles the block.
+    // the request, and the origin recycles the block. (An explicit
+    // PREFETCHW, which GCC does not emit for this builtin unless the build
+    // targets PRFCHW, was measured side by side and made no difference.)
     template <class F>
     std::size_t drain_queue(queue_type& q, F&& each) noexcept {
         std::array<work_item*, prefetch_batch> items;
@@ -669,10 +731,11 @@ private:
             const std::size_t want = std::min(items.size(), cfg_.poll_budget - k);
             const std::size_t got = qmesh::try_pop_bulk(q, std::span<work_item*>(items.data(), want));
             for (std::size_t i = 0; i < got; ++i) {
-                // Two hardware lines (64 bytes each; cache_line_bytes may
-                // span two): a small request's fields and its result.
+                // The request's first line, the one that crosses (a small
+                // request's fields and its result). Not the next: that is
+                // the origin's future state, and fetching it on the target
+                // would take it from the origin for nothing.
                 __builtin_prefetch(items[i], 1, 3);
-                __builtin_prefetch(reinterpret_cast<const char*>(items[i]) + 64, 1, 3);
             }
             for (std::size_t i = 0; i < got; ++i) each(items[i]);
             k += got;
@@ -689,8 +752,7 @@ private:
             --cs.inflight[s];
             --cs.total_inflight;
             if (item->t0 != 0) cs.latency.record(detail::clock_ns() - item->t0);
-            item->complete();
-            delete item;
+            item->complete();  // may free the item
         });
         if (k == 0) consumer_flush(q);
         found |= k != 0;
@@ -836,6 +898,7 @@ private:
         hooks = {this, &smp::respond_cb, static_cast<int>(me)};
         try {
             if (cfg_.pin) topology::instance().pin_current_thread(cfg_.cores[me]);
+            init_state(me);
             allocate_queues(me);
         } catch (const std::exception& e) {
             // (E1) release: pairs with (E2); error_ is written before the flag.
@@ -907,17 +970,23 @@ private:
 
     void prepare_states() {
         cores_ = std::make_unique<std::vector<core_state>>(n_);
-        for (auto& cs : *cores_) {
-            cs.waiting.resize(n_);
-            cs.inflight.assign(n_, 0);
-            cs.unflushed.assign(n_, 0);
-            cs.dirty_flags.assign(n_, 0);
-            cs.dirty.reserve(n_);
-            cs.pending.assign(words_, 0);
-            cs.out.assign(n_, {});
-            cs.in.assign(n_, {});
-        }
         bells_ = std::make_unique<detail::doorbell[]>(n_);
+    }
+    // Each core sizes its own state's per-peer arrays, on its own thread:
+    // they come from that thread's heap (glibc gives each thread an arena of
+    // its own) and are first touched on its NUMA node. Made by one thread
+    // for all cores, one core's counters and in-flight counts could share a
+    // line with another's, and every message would pull it across.
+    void init_state(unsigned me) {
+        core_state& cs = state(me);
+        cs.waiting.resize(n_);
+        cs.inflight.assign(n_, 0);
+        cs.unflushed.assign(n_, 0);
+        cs.dirty_flags.assign(n_, 0);
+        cs.dirty.reserve(n_);
+        cs.pending.assign(words_, 0);
+        cs.out.assign(n_, {});
+        cs.in.assign(n_, {});
     }
 
     void launch(std::function<void()>& start) {
@@ -942,7 +1011,9 @@ private:
         numa_.placement = cfg_.placement;
         numa_.nodes = nodes;
         numa_.applied = numa_.nodes > 1;
-        for (unsigned a = 0; a < n_; ++a) {
+        // A failed start may have left a core's arrays unsized: nothing ran.
+        const bool started = !start_failed_.load(std::memory_order_relaxed);
+        for (unsigned a = 0; a < n_ && started; ++a) {
             const core_state& cs = (*cores_)[a];
             core_counters_[a] = cs.counters;
             latency_.merge(cs.latency);
@@ -959,7 +1030,7 @@ private:
         bells_.reset();
         for (auto& q : req_) q.reset();
         for (auto& q : rep_) q.reset();
-        if (start_failed_.load(std::memory_order_relaxed)) throw std::runtime_error(error_);
+        if (!started) throw std::runtime_error(error_);
         if (cfg_.abort != nullptr && cfg_.abort->load(std::memory_order_relaxed))
             throw std::runtime_error("qmesh: the mesh was aborted before it drained");
         for (unsigned a = 0; a < n_; ++a)
