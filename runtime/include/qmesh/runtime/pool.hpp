@@ -47,13 +47,15 @@ namespace detail {
 #define QMESH_RT_POOL 1
 #endif
 
-inline constexpr std::size_t pool_granule = 16;        // ::operator new aligns to 16 on x86-64 and AArch64
-inline constexpr std::size_t pool_small_classes = 16;  // sizes 16, 32, ..., 256
-inline constexpr std::size_t pool_line = 64;           // a hardware line: the line-aligned classes' alignment
-inline constexpr std::size_t pool_line_classes = 4;    // sizes 64, 128, 192, 256, aligned to pool_line
+inline constexpr std::size_t pool_max_bytes = 256;  // the largest pooled block
+inline constexpr std::size_t pool_granule = 16;     // ::operator new aligns to 16 on x86-64 and AArch64
+inline constexpr std::size_t pool_line = 64;        // a hardware line: the line-aligned classes' alignment
+inline constexpr std::size_t pool_small_classes = pool_max_bytes / pool_granule;  // 16, 32, ..., 256
+inline constexpr std::size_t pool_line_classes = pool_max_bytes / pool_line;      // 64, ..., 256, line-aligned
 inline constexpr std::size_t pool_classes = pool_small_classes + pool_line_classes;
-inline constexpr std::size_t pool_max_bytes = 256;
-inline constexpr std::size_t pool_keep = 4096;         // blocks kept per class per thread
+inline constexpr std::size_t pool_keep = 4096;      // blocks kept per class per thread
+static_assert(pool_max_bytes % pool_line == 0 && pool_line % pool_granule == 0,
+              "the largest block must end both families of classes");
 static_assert(__STDCPP_DEFAULT_NEW_ALIGNMENT__ >= pool_granule,
               "pool blocks come from ::operator new and must be aligned to the granule");
 
@@ -64,16 +66,13 @@ static_assert(__STDCPP_DEFAULT_NEW_ALIGNMENT__ >= pool_granule,
 inline constexpr bool pool_fits(std::size_t n) noexcept { return n != 0 && n <= pool_max_bytes; }
 inline constexpr std::size_t pool_class(std::size_t n) noexcept { return (n - 1) / pool_granule; }
 inline constexpr bool pool_line_fits(std::size_t n, std::size_t align) noexcept {
-    return n != 0 && n <= pool_max_bytes && align <= pool_line;
+    return pool_fits(n) && align <= pool_line;
 }
 inline constexpr std::size_t pool_line_class(std::size_t n) noexcept { return pool_small_classes + (n - 1) / pool_line; }
 inline constexpr bool pool_class_is_line(std::size_t c) noexcept { return c >= pool_small_classes; }
 inline constexpr std::size_t pool_block_bytes(std::size_t c) noexcept {
     return pool_class_is_line(c) ? (c - pool_small_classes + 1) * pool_line : (c + 1) * pool_granule;
 }
-static_assert(pool_block_bytes(pool_small_classes - 1) == pool_max_bytes &&
-                  pool_block_bytes(pool_classes - 1) == pool_max_bytes,
-              "both families of classes end at pool_max_bytes");
 
 struct pool_block {
     pool_block* next;

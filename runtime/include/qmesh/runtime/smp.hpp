@@ -293,16 +293,7 @@ public:
         if constexpr (!is_future<R>::value) {
             // A plain function: its result goes straight into the request,
             // with no future (and no shared state) made on the target.
-            try {
-                if constexpr (std::is_void_v<R>) {
-                    fn_();
-                    ::new (&result_) result_type();
-                } else {
-                    ::new (&result_) result_type(fn_());
-                }
-            } catch (...) {
-                ex_ = std::current_exception();
-            }
+            store(fn_);
             return true;
         } else {
             Fut f = futurize_invoke(fn_);
@@ -339,23 +330,26 @@ private:
         async_work_item* owner = nullptr;
     };
 
-    // Runs on the target: moves the outcome out of the target's future state,
-    // so nothing of the target's single-core state crosses back.
-    void take(Fut&& f) noexcept {
-        if (f.failed()) {
-            ex_ = f.get_exception();
-            return;
-        }
+    // Runs on the target: the outcome of calling g (a value, nothing for
+    // void, or what it threw) goes into the request.
+    template <class G>
+    void store(G&& g) noexcept {
         try {
             if constexpr (std::is_void_v<value_type>) {
-                f.get();
+                std::forward<G>(g)();
                 ::new (&result_) result_type();
             } else {
-                ::new (&result_) result_type(f.get());
+                ::new (&result_) result_type(std::forward<G>(g)());
             }
         } catch (...) {
             ex_ = std::current_exception();
         }
+    }
+    // Runs on the target: moves the outcome out of the target's future state,
+    // so nothing of the target's single-core state crosses back.
+    void take(Fut&& f) noexcept {
+        if (f.failed()) ex_ = f.get_exception();
+        else store([&f]() -> decltype(auto) { return f.get(); });
     }
 
     // Crosses: written by the origin before the push, read by the target;
