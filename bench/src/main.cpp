@@ -28,6 +28,8 @@ commands:
       [--quick]                   short measurements (smoke runs)
       [--oversubscribe]           also run mesh and kv with twice as many threads as
                                   cores (entries marked "oversubscribed": true)
+      [--window W[,W...]]         mesh: requests in flight per ordered pair (default 16);
+                                  each value is a configuration of its own
       [--out FILE]                result file (default: results/<host>-<date>-<sha>-<suites>.json)
   verify --queue Q [--seconds S] [--seed N]
                                 correctness of one queue: concurrent stress rounds, then the

@@ -35,6 +35,8 @@ std::vector<std::string> split(const std::string& s, const std::string& what) {
         out.push_back(item);
     }
     if (out.empty()) throw usage_error(what + " list is empty");
+    // getline drops a trailing empty item: "8," would pass for "8".
+    if (s.back() == ',') throw usage_error("empty item in " + what + " list '" + s + "'");
     return out;
 }
 
@@ -84,7 +86,7 @@ void check_writable(const std::string& path) {
 run_options parse_run_options(const std::vector<std::string>& args, const std::string& command_line) {
     run_options o;
     o.command_line = command_line;
-    bool have_suite = false, have_queues = false, have_cores = false;
+    bool have_suite = false, have_queues = false, have_cores = false, have_windows = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         auto value = [&]() -> const std::string& {
@@ -107,6 +109,15 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
             have_cores = true;
         } else if (a == "--reps") {
             o.reps = parse_count(value(), "--reps", 1, 1000);
+        } else if (a == "--window" || a == "--windows") {
+            o.windows.clear();
+            std::set<unsigned> seen;
+            for (const auto& w : split(value(), "window")) {
+                const unsigned v = parse_count(w, "a --window", 1, max_mesh_window);
+                if (!seen.insert(v).second) throw usage_error("window " + w + " is given twice");
+                o.windows.push_back(v);
+            }
+            have_windows = true;
         } else if (a == "--quick") {
             o.quick = true;
         } else if (a == "--oversubscribe") {
@@ -130,6 +141,9 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
     for (const auto& s : known_suites())
         if (seen_suites.count(s) != 0) ordered.push_back(s);
     o.suites = ordered;
+
+    if (have_windows && seen_suites.count("mesh") == 0)
+        throw usage_error("--window applies to the mesh suite, which is not among those asked for");
 
     if (have_queues) {
         std::set<std::string> seen;

@@ -16,6 +16,11 @@ struct usage_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// The mesh suite's requests in flight per ordered pair unless --window says otherwise.
+inline constexpr unsigned default_mesh_window = 16;
+// The largest --window: a queue of this many entries per pair is built for it.
+inline constexpr unsigned max_mesh_window = 4096;
+
 struct run_options {
     std::vector<std::string> suites;
     std::vector<std::string> queues;  // registry names; all when not given
@@ -23,6 +28,9 @@ struct run_options {
     unsigned reps = 5;
     bool quick = false;
     bool oversubscribe = false;  // also run mesh/kv with more reactors than cores (marked)
+    // Mesh: requests in flight per ordered pair, one set of configurations
+    // per value (the first is the default; entries say it as "batch").
+    std::vector<unsigned> windows{default_mesh_window};
     std::string out;  // final path of the result file
     std::string command_line;
 };

@@ -148,10 +148,15 @@ json batch_hist_json(const std::array<std::uint64_t, rt::batch_buckets>& b) {
 }
 
 // One mesh configuration: N reactors on the first N cores given (or, past
-// the cores given, on them again: oversubscribed), one queue kind.
+// the cores given, on them again: oversubscribed), one queue kind, `window`
+// requests in flight per ordered pair.
 json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_state state, rt::polling poll,
-                unsigned rep) {
+                unsigned window, unsigned rep) {
     mesh_params mp;
+    // Each queue holds at least the window, so the window, not the queue,
+    // bounds what is in flight (64, as before, for the default window).
+    mp.window = window;
+    mp.capacity = std::max<std::size_t>(64, window);
     const bool over = n > o.cores.size();
     for (unsigned i = 0; i < n; ++i) mp.cores.push_back(o.cores[i % o.cores.size()]);
     mp.state = state;
@@ -165,6 +170,8 @@ json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_st
         mp.msgs_per_pair = std::max<std::uint64_t>(500, mp.msgs_per_pair / 16);
         mp.busy_task_ns = 1000;
     }
+    // Enough for every slot of the window to carry several requests.
+    mp.msgs_per_pair = std::max<std::uint64_t>(mp.msgs_per_pair, std::uint64_t{8} * window);
     mp.timeout = std::chrono::milliseconds(o.quick ? 10000 : 30000);
     mesh_result r;
     all_queues::with(qn, [&]<class K>() { r = measure_mesh<K>(mp); });
@@ -172,6 +179,7 @@ json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_st
     std::string name = "mesh/" + qn + "/n" + std::to_string(n);
     if (state != mesh_state::idle) name += std::string("/") + to_string(state);
     if (poll != rt::smp_config{}.poll) name += "/" + std::string(rt::to_string(poll));
+    if (window != default_mesh_window) name += "/w" + std::to_string(window);
     e["name"] = e["run_name"] = name;
     e["cores"] = mp.cores;
     e["threads"] = n;
@@ -590,10 +598,13 @@ json run_suites(const run_options& o, json& context) {
         }
         for (unsigned n : ns)
             for (const variant v : variants)
-                for (const auto& qn : o.queues)
-                    configs.push_back({"mesh " + qn + " n=" + std::to_string(n) + " " + to_string(v.state) + " " +
-                                           std::string(rt::to_string(v.poll)),
-                                       [&, n, qn, v](unsigned rep) { return mesh_entry(o, n, qn, v.state, v.poll, rep); }});
+                for (unsigned w : o.windows)
+                    for (const auto& qn : o.queues)
+                        configs.push_back({"mesh " + qn + " n=" + std::to_string(n) + " " + to_string(v.state) + " " +
+                                               std::string(rt::to_string(v.poll)) + " window=" + std::to_string(w),
+                                           [&, n, qn, v, w](unsigned rep) {
+                                               return mesh_entry(o, n, qn, v.state, v.poll, w, rep);
+                                           }});
     }
 
     if (wants("kv")) {

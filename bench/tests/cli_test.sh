@@ -39,10 +39,17 @@ expect_usage_error run --suite pingpong --queues lamport,lamport --out "$work/a.
 expect_usage_error run --suite floor --cores 0,0 --out "$work/a.json"
 expect_usage_error run --suite floor --cores 0,99999 --out "$work/a.json"
 expect_usage_error run --suite floor --cores 0,x --out "$work/a.json"
+expect_usage_error run --suite floor --cores 0,1, --out "$work/a.json"
 expect_usage_error run --suite floor --cores 0 --out "$work/a.json"
 expect_usage_error run --suite floor --reps -1 --out "$work/a.json"
 expect_usage_error run --suite floor --reps abc --out "$work/a.json"
 expect_usage_error run --suite floor --reps 0 --out "$work/a.json"
+expect_usage_error run --suite mesh --window 0 --out "$work/a.json"
+expect_usage_error run --suite mesh --window abc --out "$work/a.json"
+expect_usage_error run --suite mesh --window 8,8 --out "$work/a.json"
+expect_usage_error run --suite mesh --window 4097 --out "$work/a.json"
+expect_usage_error run --suite mesh --window 8, --out "$work/a.json"
+expect_usage_error run --suite floor --window 8 --out "$work/a.json"
 expect_usage_error run --suite floor --out "$work/no/such/dir/a.json"
 expect_usage_error run --suite floor --out "$work"
 expect_usage_error run --suite floor --bogus
@@ -92,6 +99,23 @@ if out=$("$qmesh" verify --queue lamport --seconds 0.5 --seed 7) \
 else
     echo "FAIL: verify --queue lamport: $out"; fails=$((fails + 1))
 fi
+
+# --window: one mesh configuration per value, named for it unless it is the
+# default, each entry saying its window as "batch" and its counters balanced.
+if "$qmesh" run --suite mesh --queues fastforward --window 4,16,64 --quick --reps 1 --out "$work/w.json" > /dev/null \
+    && /usr/bin/python3 - "$work/w.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+its = {e["name"]: e for e in d["benchmarks"] if e.get("run_type") == "iteration"}
+want = {"mesh/fastforward/n2/w4": 4, "mesh/fastforward/n2": 16, "mesh/fastforward/n2/w64": 64}
+assert set(its) == set(want), sorted(its)
+for name, w in want.items():
+    e = its[name]
+    assert e["batch"] == w and e["valid"] and e["capacity"] >= w, e
+    assert e["sent"] == e["received"] == e["completed"] > 0, e
+PY
+then echo "ok: run --suite mesh --window 4,16,64"; passes=$((passes + 1)); else echo "FAIL: run --suite mesh --window"; fails=$((fails + 1)); fi
+rm -f "$work/w.json"
 
 echo "$passes passed, $fails failed"
 [[ $fails -eq 0 ]]
