@@ -506,6 +506,7 @@ MESH_KEYS = ["queue", "polling"] + list(SWEEP_PARAMS)
 
 def mesh_scaling(runs: list, foot: str):
     """Aggregate throughput against cores, one panel per receiver state."""
+    runs, depth = _mesh_at_one_depth(runs)
     panels: dict = {}
     for r in runs:
         s = r.summary("msgs_per_s")
@@ -533,6 +534,8 @@ def mesh_scaling(runs: list, foot: str):
     axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     over = sum(1 for r in runs if qr.flag_param(r, "oversubscribed"))
     sub = "points: median over repetitions; whiskers: min–max"
+    if depth is not None:
+        sub += f"; {fmt(depth)} requests in flight per pair (other depths: the depth plot)"
     if over:
         sub += f"; {over} run(s) oversubscribed (more threads than available cores)"
     _finish_panels(fig, "mesh: throughput against number of cores", foot, sub)
@@ -547,6 +550,98 @@ def mesh_scaling(runs: list, foot: str):
 
 
 RECEIVER_STATES = ("idle", "busy", "fan-in")
+
+# The mesh suite's default requests in flight per pair (qmesh run --window).
+MESH_DEFAULT_DEPTH = 16
+
+
+def _mesh_depths(runs: list) -> list:
+    """The in-flight depths (the mesh entries' `batch`) present, sorted."""
+    return sorted({d for r in runs if qr._is_number(d := r.param("batch"))})
+
+
+def _mesh_at_one_depth(runs: list) -> tuple:
+    """(runs, depth): when a file sweeps the depth, the runs at the default
+    (else the smallest) one, so that lines against N compare like with like."""
+    depths = _mesh_depths(runs)
+    if len(depths) < 2:
+        return runs, None
+    d = MESH_DEFAULT_DEPTH if MESH_DEFAULT_DEPTH in depths else depths[0]
+    return [r for r in runs if r.param("batch") == d], d
+
+
+def _mesh_depth_groups(runs: list) -> dict:
+    """(cores in the mesh, receiver state, polling) -> {depth: {queue: summary}},
+    for the groups measured at two or more depths."""
+    groups: dict = {}
+    for r in runs:
+        d, s = r.param("batch"), r.summary("msgs_per_s")
+        if not qr._is_number(d) or s is None or s.invalid:
+            continue
+        key = (len(r.cores), _mesh_state(r), _mesh_polling(r))
+        groups.setdefault(key, {}).setdefault(d, {})[r.queue] = s
+    return {k: v for k, v in groups.items() if len(v) >= 2}
+
+
+def mesh_depth(runs: list, foot: str):
+    """Throughput against requests in flight per pair, at the largest mesh
+    measured at several depths, one panel per receiver state."""
+    groups = _mesh_depth_groups(runs)
+    if not groups:
+        return None
+    n = max(k[0] for k in groups)
+    panels: dict = {}
+    for (cores, state, polling), by_depth in groups.items():
+        if cores != n:
+            continue
+        for d, per_queue in by_depth.items():
+            for q, s in per_queue.items():
+                panels.setdefault((state, polling), {}).setdefault((q,), []).append((d, s))
+    # One panel per receiver state and polling strategy, so that one legend
+    # (one line per queue) reads for all of them.
+    rank = {st: i for i, st in enumerate(RECEIVER_STATES)}
+    order = sorted(panels, key=lambda sp: (rank.get(sp[0], len(rank)), sp[0], sp[1] != "scan", sp[1]))
+    fig, axes = plt().subplots(1, len(order), figsize=(5.6 * len(order) + 1.5, 4.8),
+                               squeeze=False)
+    for ax, (state, polling) in zip(axes[0], order):
+        series = panels[(state, polling)]
+        _plot_series(ax, series, ["queue"])
+        xs = sorted({p[0] for pts in series.values() for p in pts})
+        if xs[0] > 0 and xs[-1] / xs[0] >= 4:
+            ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [fmt(x) for x in xs])
+        ax.minorticks_off()
+        _eng_axis(ax.yaxis)
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("requests in flight per ordered pair (--window)")
+        ax.set_ylabel("total throughput (messages/s)")
+        ax.set_title(f"receivers {state}, {polling}", fontsize=10)
+        ax.grid(color="0.92")
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _finish_panels(fig, f"mesh: throughput against requests in flight, {n} cores", foot,
+                   "points: median over valid repetitions; whiskers: min–max")
+    caption = ("The mesh at one size, each configuration run at several depths (qmesh run "
+               "--window): messages per second against the requests each core keeps in flight "
+               "to each other core, one line per queue, one panel per receiver state and "
+               "polling strategy. A deeper window gives a latency-bound "
+               "queue more to overlap, and a locked queue bigger batches per lock acquisition.")
+    return fig, caption
+
+
+def mesh_depth_ratios(runs: list, fams: dict) -> list:
+    """Rows (cores, state, polling, depth, best lock-free queue, its msgs/s,
+    inbox msgs/s, ratio) for every group swept over depth that has the inbox."""
+    rows = []
+    for (n, state, polling), by_depth in sorted(_mesh_depth_groups(runs).items()):
+        for d in sorted(by_depth):
+            per_queue = by_depth[d]
+            inbox = per_queue.get("inbox")
+            free = {q: s for q, s in per_queue.items() if fams.get(q) in ("own", "peer")}
+            if inbox is None or not free or inbox.median <= 0:
+                continue
+            q, s = max(free.items(), key=lambda qs: qs[1].median)
+            rows.append((n, state, polling, d, q, s.median, inbox.median, s.median / inbox.median))
+    return rows
 
 
 def mesh_batch_hist(runs: list, foot: str):
@@ -1352,6 +1447,19 @@ def build_section(path: str, doc: dict, tmp: str, stem: str, known_fields: set) 
     if by_suite.get("mesh"):
         plots.append(("mesh_scaling", "Mesh: throughput against cores",
                       mesh_scaling(by_suite["mesh"], foot)))
+        depth = mesh_depth(by_suite["mesh"], foot)
+        if depth is not None:  # only files swept over --window
+            plots.append(("mesh_depth", "Mesh: throughput against requests in flight", depth))
+        ratios = mesh_depth_ratios(by_suite["mesh"], qr.families(doc))
+        if ratios:
+            sec.extra_tables.append((
+                "Mesh: best lock-free queue over the locked inbox, by depth",
+                "Ratio of medians of msgs/s, same cores, receiver state, polling and requests "
+                "in flight per pair (depth).",
+                ["cores", "receivers", "polling", "depth", "best lock-free queue", "its msgs/s",
+                 "inbox msgs/s", "lock-free ÷ inbox"],
+                [[str(n), st, po, fmt(d), str(q), fmt(v), fmt(b), f"{ratio:.2f}×"]
+                 for n, st, po, d, q, v, b, ratio in ratios]))
         hist = mesh_batch_hist(by_suite["mesh"], foot)
         if hist is not None:  # only files with batch_hist
             plots.append(("mesh_batch_hist", "Mesh: messages per poll", hist))

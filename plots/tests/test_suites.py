@@ -158,6 +158,75 @@ class FigureFunctionsTest(unittest.TestCase):
         self.assertEqual([round(y, 9) for y in line.get_ydata()],
                          [round(100.0 * counts[le] / total, 9) for le in (1, 3, 7, 15, None)])
 
+    @staticmethod
+    def _depth_sweep():
+        """The mesh_v2 fixture with mutex renamed inbox, and every entry again at depth 64
+        (named /w64), lamport twice as fast there and the inbox 1.5 times."""
+        doc = fixtures.make_result(mesh_v2=True)
+        extra = []
+        for e in doc["benchmarks"]:
+            if e.get("suite") != "mesh":
+                continue
+            if e["queue"] == "mutex":
+                e["queue"] = "inbox"
+                for f in ("name", "run_name"):
+                    e[f] = e[f].replace("/mutex/", "/inbox/")
+            w = copy.deepcopy(e)
+            gain = 2.0 if w["queue"] == "lamport" else 1.5
+            for f in ("name", "run_name"):
+                head, sep, tail = w[f].partition("_")  # aggregates: NAME_median ...
+                w[f] = head + "/w64" + sep + tail
+            w["batch"] = 64
+            if "msgs_per_s" in w:
+                w["msgs_per_s"] *= gain
+            extra.append(w)
+        doc["benchmarks"] += extra
+        return doc
+
+    def test_mesh_depth_sweep(self):
+        doc = self._depth_sweep()
+        runs = qr.runs(doc, "mesh")
+        fig, _ = report.mesh_depth(runs, "foot")
+        # The largest mesh (n=4): one panel per receiver state and polling strategy.
+        self.assertEqual([ax.get_title() for ax in fig.axes],
+                         [f"receivers {st}, {po}" for st in fixtures.MESH_STATE_FACTOR
+                          for po in ("scan", "doorbell")])
+        self.assertEqual([t.get_text() for t in fig.axes[0].get_xticklabels()], ["16", "64"])
+        self.assertEqual(sorted(fig.axes[-1].get_legend_handles_labels()[1]), ["inbox", "lamport"])
+        # The table: lamport over the inbox, at each depth, from the runs' own medians.
+        rows = report.mesh_depth_ratios(runs, qr.families(doc))
+        self.assertEqual(len(rows), 2 * len(fixtures.MESH_STATE_FACTOR) * 2 * 2)
+        med = {(len(r.cores), report._mesh_state(r), report._mesh_polling(r), r.param("batch"),
+                r.queue): r.summary("msgs_per_s").median for r in runs}
+        for n, st, po, d, q, v, b, ratio in rows:
+            self.assertEqual(q, "lamport")
+            self.assertEqual(v, med[(n, st, po, d, "lamport")])
+            self.assertEqual(b, med[(n, st, po, d, "inbox")])
+            self.assertAlmostEqual(ratio, v / b)
+        # The lines against N stay at the default depth.
+        fig, _ = report.mesh_scaling(runs, "foot")
+        labels = fig.axes[0].get_legend_handles_labels()[1]
+        self.assertEqual(sorted(labels), ["inbox, polling doorbell", "inbox, polling scan",
+                                          "lamport, polling doorbell", "lamport, polling scan"])
+        line = fig.axes[0].get_lines()[0]
+        default = sorted(med[(n, "idle", "scan", 16, "lamport")] for n in (2, 4))
+        self.assertEqual(sorted(line.get_ydata()), default)
+        # And the report carries the table.
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "r.json")
+            with open(path, "w") as f:
+                json.dump(doc, f)
+            rc, _, err = run_in_process(path, "-o", os.path.join(d, "out"))
+            self.assertEqual(rc, 0, err)
+            with open(os.path.join(d, "out", "summary.md")) as f:
+                summary = f.read()
+            self.assertIn("Mesh: best lock-free queue over the locked inbox, by depth", summary)
+            self.assertTrue(os.path.exists(os.path.join(d, "out", "r_mesh_depth.png")))
+
+    def test_no_depth_sweep_no_depth_plot(self):
+        runs = qr.runs(fixtures.make_result(mesh_v2=True), "mesh")
+        self.assertIsNone(report.mesh_depth(runs, "foot"))
+
     def test_old_mesh_entries_count_as_idle_scan(self):
         runs = qr.runs(fixtures.make_result(mesh=True), "mesh")
         fig, _ = report.mesh_scaling(runs, "foot")
