@@ -646,6 +646,7 @@ def mesh_depth_ratios(runs: list, fams: dict) -> list:
 
 def mesh_batch_hist(runs: list, foot: str):
     """Share of polls by number of messages taken, at the largest mesh, per receiver state."""
+    runs, depth = _mesh_at_one_depth(runs)
     panels: dict = {}
     for r in runs:
         hist = _batch_hist(r)
@@ -685,8 +686,10 @@ def mesh_batch_hist(runs: list, foot: str):
         ax.set_title(f"receivers {state}, {n_max} cores", fontsize=10)
         ax.grid(color="0.92")
     axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    _finish_panels(fig, "mesh: messages taken per poll (batch size distribution)", foot,
-                   "counts summed over the valid repetitions of the largest mesh")
+    sub = "counts summed over the valid repetitions of the largest mesh"
+    if depth is not None:
+        sub += f", {fmt(depth)} requests in flight per pair"
+    _finish_panels(fig, "mesh: messages taken per poll (batch size distribution)", foot, sub)
     caption = ("How many messages one poll of a queue found, as a share of all polls "
                "(batch_hist: each point counts the polls that took at most that many messages "
                "and more than the previous bound). Mass at the right means receivers fall "

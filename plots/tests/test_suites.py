@@ -211,6 +211,9 @@ class FigureFunctionsTest(unittest.TestCase):
         line = fig.axes[0].get_lines()[0]
         default = sorted(med[(n, "idle", "scan", 16, "lamport")] for n in (2, 4))
         self.assertEqual(sorted(line.get_ydata()), default)
+        # So does the batch-size plot: one line per queue and polling strategy.
+        fig, _ = report.mesh_batch_hist(runs, "foot")
+        self.assertEqual(len(fig.axes[0].get_lines()), 4)
         # And the report carries the table.
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "r.json")
