@@ -222,6 +222,36 @@ TEST(future, a_queued_coroutine_is_discarded_not_freed_when_its_thread_ends) {
     EXPECT_TRUE(scheduled);
 }
 
+// A thread that ends with tasks queued disposes of them without running
+// them: a continuation gives back its reference to its state, so the state
+// is freed once its future lets go too. (The queue is trivially destructible;
+// a thread-exit hook, set up by the first push, does this.)
+TEST(future, a_thread_that_ends_disposes_of_its_queued_tasks) {
+    struct counted {
+        int* destroyed;
+        explicit counted(int* d) : destroyed(d) {}
+        counted(counted&& o) noexcept : destroyed(std::exchange(o.destroyed, nullptr)) {}
+        counted(const counted&) = delete;
+        ~counted() {
+            if (destroyed != nullptr) ++*destroyed;
+        }
+    };
+    int destroyed = 0;
+    bool ran = false;
+    std::size_t queued = 0;
+    std::thread t([&] {
+        rt::schedule_fn([c = counted(&destroyed), &ran] { ran = true; });
+        promise<int> p;
+        auto f = p.get_future().then([c = counted(&destroyed), &ran](int) { ran = true; });
+        p.set_value(1);  // schedules the continuation
+        queued = rt::local_tasks().size();
+    });
+    t.join();
+    EXPECT_EQ(queued, 2u);
+    EXPECT_FALSE(ran);
+    EXPECT_EQ(destroyed, 2);  // both tasks were disposed of, and took their captures with them
+}
+
 }  // namespace
 }  // namespace qmesh::test
 

@@ -23,13 +23,6 @@ std::string_view to_string(numa_placement p) noexcept {
     return "?";
 }
 
-detail::reactor_hooks& detail::local_hooks() noexcept {
-    static thread_local reactor_hooks h;
-    return h;
-}
-
-int this_core() noexcept { return detail::local_hooks().core; }
-
 namespace detail {
 
 // std::atomic<std::uint32_t> is a plain 32-bit word on Linux (lock-free,

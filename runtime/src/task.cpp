@@ -8,14 +8,16 @@
 
 namespace qmesh::rt {
 
-task_queue::~task_queue() {
+void task_queue::discard_all() noexcept {
     // Tasks left when a thread ends never run; disposing of them gives back
     // what they hold (a continuation's reference to its state).
     while (head_ != nullptr) {
         task* t = head_;
         head_ = t->next_;
+        --size_;
         t->discard();
     }
+    tail_ = nullptr;
 }
 
 std::size_t task_queue::run(std::size_t quota) noexcept {
@@ -31,9 +33,21 @@ std::size_t task_queue::run(std::size_t quota) noexcept {
     return n;
 }
 
-task_queue& local_tasks() noexcept {
-    static thread_local task_queue q;
-    return q;
+namespace {
+// Disposes of the thread's queued tasks when the thread ends.
+struct task_drain {
+    task_drain() = default;
+    task_drain(const task_drain&) = delete;
+    task_drain& operator=(const task_drain&) = delete;
+    ~task_drain() { local_tasks().discard_all(); }
+};
+}  // namespace
+
+void task_queue::set_exit_hook() noexcept {
+    // Constructed here, once per thread: its destructor runs at thread exit.
+    static thread_local task_drain drain;
+    (void)drain;
+    exit_hook_ = true;
 }
 
 namespace {

@@ -153,9 +153,6 @@ struct numa_report {
     std::uint64_t on_intended = 0;     // of which on the intended node (interleave: any)
 };
 
-// Index of the calling thread's reactor in its mesh, or -1 off the mesh.
-int this_core() noexcept;
-
 // A request crossing the mesh: created on its origin core (from that core's
 // pool, pool.hpp) and freed there, by whichever lets go of it last: the mesh
 // after complete(), or the caller's future.
@@ -183,9 +180,18 @@ struct reactor_hooks {
     void (*respond)(void*, work_item*) = nullptr;
     int core = -1;
 };
-reactor_hooks& local_hooks() noexcept;
+// Trivially destructible and constant-initialised: reached with no guard
+// and no call (this_core() is asked on every submit_to).
+inline thread_local constinit reactor_hooks tl_hooks{};
+inline reactor_hooks& local_hooks() noexcept { return tl_hooks; }
 inline void respond_later(work_item* w) noexcept { local_hooks().respond(local_hooks().ctx, w); }
 
+}  // namespace detail
+
+// Index of the calling thread's reactor in its mesh, or -1 off the mesh.
+inline int this_core() noexcept { return detail::tl_hooks.core; }
+
+namespace detail {
 inline std::uint64_t clock_ns() noexcept {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                           std::chrono::steady_clock::now().time_since_epoch())

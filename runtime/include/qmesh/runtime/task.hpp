@@ -34,14 +34,20 @@ private:
 };
 
 // Intrusive FIFO of tasks, owned by one thread; no synchronisation.
+//
+// Each thread has one (local_tasks()). It is trivially destructible and
+// constant-initialised, so reaching it costs no guard and no call: every
+// fulfilled promise with a continuation schedules through it. What a
+// destructor would do, dispose of the tasks still queued when the thread
+// ends, a thread-exit hook does instead, set up by the thread's first push.
 class task_queue {
 public:
-    task_queue() = default;
+    constexpr task_queue() = default;
     task_queue(const task_queue&) = delete;
     task_queue& operator=(const task_queue&) = delete;
-    ~task_queue();
 
     void push(task* t) noexcept {
+        if (!exit_hook_) set_exit_hook();
         t->next_ = nullptr;
         if (tail_ != nullptr) tail_->next_ = t; else head_ = t;
         tail_ = t;
@@ -54,14 +60,28 @@ public:
     // queue and count against the same quota); returns how many ran.
     std::size_t run(std::size_t quota = std::numeric_limits<std::size_t>::max()) noexcept;
 
+    // Disposes of every queued task without running it (task::discard):
+    // the thread is ending, so they never will run.
+    void discard_all() noexcept;
+
 private:
+    // Makes the calling thread discard_all() its queue when it ends (out of
+    // line, once per thread).
+    void set_exit_hook() noexcept;
+
     task* head_ = nullptr;
     task* tail_ = nullptr;
     std::size_t size_ = 0;
+    bool exit_hook_ = false;
 };
+static_assert(std::is_trivially_destructible_v<task_queue>, "a thread's queue must need no guard");
+
+namespace detail {
+inline thread_local constinit task_queue tl_tasks{};
+}  // namespace detail
 
 // This thread's queue.
-task_queue& local_tasks() noexcept;
+inline task_queue& local_tasks() noexcept { return detail::tl_tasks; }
 
 inline void schedule(task* t) noexcept { local_tasks().push(t); }
 
