@@ -435,6 +435,21 @@ def _plot_series(ax, series: dict, key_names: list):
             invalid_labelled = True
 
 
+def _sweep_axes(ax, series: dict, key_names: list, xlabel: str, ylabel: str):
+    """Throughput lines against a swept parameter: log₂ x when it spans 4× or more,
+    a tick at every value measured, y from zero."""
+    _plot_series(ax, series, key_names)
+    xs = sorted({p[0] for pts in series.values() for p in pts})
+    if xs[0] > 0 and xs[-1] / xs[0] >= 4:
+        ax.set_xscale("log", base=2)
+    ax.set_xticks(xs, [fmt(x) for x in xs])
+    ax.minorticks_off()
+    _eng_axis(ax.yaxis)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+
+
 def sweep_figures(runs: list, suite: str, foot: str) -> list:
     out = []
     for param, axis_label in SWEEP_PARAMS.items():
@@ -454,16 +469,7 @@ def sweep_figures(runs: list, suite: str, foot: str) -> list:
         if not series:
             continue
         fig, ax = _new_figure(7.5, 4.6)
-        _plot_series(ax, series, key_names)
-        xs = sorted({p[0] for pts in series.values() for p in pts})
-        if xs[0] > 0 and xs[-1] / xs[0] >= 4:
-            ax.set_xscale("log", base=2)
-        ax.set_xticks(xs, [fmt(x) for x in xs])
-        ax.minorticks_off()
-        _eng_axis(ax.yaxis)
-        ax.set_ylim(bottom=0)
-        ax.set_xlabel(axis_label)
-        ax.set_ylabel("throughput (messages/s)")
+        _sweep_axes(ax, series, key_names, axis_label, "throughput (messages/s)")
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         ax.grid(color="0.92")
         _finish(fig, ax, f"{suite}: throughput against {param}", foot,
@@ -604,17 +610,8 @@ def mesh_depth(runs: list, foot: str):
     fig, axes = plt().subplots(1, len(order), figsize=(5.6 * len(order) + 1.5, 4.8),
                                squeeze=False)
     for ax, (state, polling) in zip(axes[0], order):
-        series = panels[(state, polling)]
-        _plot_series(ax, series, ["queue"])
-        xs = sorted({p[0] for pts in series.values() for p in pts})
-        if xs[0] > 0 and xs[-1] / xs[0] >= 4:
-            ax.set_xscale("log", base=2)
-        ax.set_xticks(xs, [fmt(x) for x in xs])
-        ax.minorticks_off()
-        _eng_axis(ax.yaxis)
-        ax.set_ylim(bottom=0)
-        ax.set_xlabel("requests in flight per ordered pair (--window)")
-        ax.set_ylabel("total throughput (messages/s)")
+        _sweep_axes(ax, panels[(state, polling)], ["queue"],
+                    "requests in flight per ordered pair (--window)", "total throughput (messages/s)")
         ax.set_title(f"receivers {state}, {polling}", fontsize=10)
         ax.grid(color="0.92")
     axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
