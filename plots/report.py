@@ -578,11 +578,12 @@ def _mesh_at_one_depth(runs: list) -> tuple:
 
 def _mesh_depth_groups(runs: list) -> dict:
     """(cores in the mesh, receiver state, polling) -> {depth: {queue: summary}},
-    for the groups measured at two or more depths."""
+    for the groups measured at two or more depths. Oversubscribed meshes (more
+    reactors than cores: time sharing, not the queues) are left out."""
     groups: dict = {}
     for r in runs:
         d, s = r.param("batch"), r.summary("msgs_per_s")
-        if not qr._is_number(d) or s is None or s.invalid:
+        if not qr._is_number(d) or s is None or s.invalid or qr.flag_param(r, "oversubscribed"):
             continue
         key = (len(r.cores), _mesh_state(r), _mesh_polling(r))
         groups.setdefault(key, {}).setdefault(d, {})[r.queue] = s
@@ -633,7 +634,7 @@ def mesh_depth_ratios(runs: list, fams: dict) -> list:
         for d in sorted(by_depth):
             per_queue = by_depth[d]
             inbox = per_queue.get("inbox")
-            free = {q: s for q, s in per_queue.items() if fams.get(q) in ("own", "peer")}
+            free = {q: s for q, s in per_queue.items() if fams.get(q) in qr.LOCK_FREE_FAMILIES}
             if inbox is None or not free or inbox.median <= 0:
                 continue
             q, s = max(free.items(), key=lambda qs: qs[1].median)

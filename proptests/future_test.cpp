@@ -252,6 +252,39 @@ TEST(future, a_thread_that_ends_disposes_of_its_queued_tasks) {
     EXPECT_EQ(destroyed, 2);  // both tasks were disposed of, and took their captures with them
 }
 
+// Disposing of the last queued task can schedule another: the continuation
+// dies with the promise of the next future in the chain, which breaks, and
+// that future's continuation is scheduled. It is disposed of too.
+TEST(future, a_task_scheduled_while_the_queue_is_disposed_of_is_disposed_of_too) {
+    struct counted {
+        int* destroyed;
+        explicit counted(int* d) : destroyed(d) {}
+        counted(counted&& o) noexcept : destroyed(std::exchange(o.destroyed, nullptr)) {}
+        counted(const counted&) = delete;
+        ~counted() {
+            if (destroyed != nullptr) ++*destroyed;
+        }
+    };
+    int second_destroyed = 0;
+    bool ran = false;
+    std::size_t queued = 0;
+    std::thread t([&] {
+        promise<int> p;
+        auto f = p.get_future().then([&ran](int v) { ran = true; return v; });
+        // Pending on f: runs (and is disposed of) only after f resolves or breaks.
+        (void)std::move(f).then_wrapped([c = counted(&second_destroyed), &ran](future<int> r) {
+            ran = true;
+            if (r.failed()) (void)r.get_exception();
+        });
+        p.set_value(1);  // schedules f's continuation, which holds f's promise
+        queued = rt::local_tasks().size();
+    });
+    t.join();
+    EXPECT_EQ(queued, 1u);
+    EXPECT_FALSE(ran);
+    EXPECT_EQ(second_destroyed, 1);
+}
+
 }  // namespace
 }  // namespace qmesh::test
 

@@ -170,9 +170,13 @@ json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_st
         mp.msgs_per_pair = std::max<std::uint64_t>(500, mp.msgs_per_pair / 16);
         mp.busy_task_ns = 1000;
     }
+    const std::uint64_t budget = mp.msgs_per_pair;
     // Enough for every slot of the window to carry several requests.
     mp.msgs_per_pair = std::max<std::uint64_t>(mp.msgs_per_pair, std::uint64_t{8} * window);
-    mp.timeout = std::chrono::milliseconds(o.quick ? 10000 : 30000);
+    // The watchdog allows as long per request as for the default budget, so
+    // a deep window on many cores (more requests) is not called a deadlock.
+    const std::uint64_t base_ms = o.quick ? 10000 : 30000;
+    mp.timeout = std::chrono::milliseconds(base_ms * mp.msgs_per_pair / budget);
     mesh_result r;
     all_queues::with(qn, [&]<class K>() { r = measure_mesh<K>(mp); });
     json e = base_entry("mesh", qn, {mp.cores[0], mp.cores[1]}, rep, o.reps);

@@ -11,13 +11,17 @@ namespace qmesh::rt {
 void task_queue::discard_all() noexcept {
     // Tasks left when a thread ends never run; disposing of them gives back
     // what they hold (a continuation's reference to its state).
+    // Disposing of a task may schedule another (a continuation destroyed
+    // with its promise breaks that promise's future, whose own continuation
+    // is then scheduled): the queue is consistent before each discard, so
+    // such a push lands in it and is disposed of in turn.
     while (head_ != nullptr) {
         task* t = head_;
         head_ = t->next_;
+        if (head_ == nullptr) tail_ = nullptr;
         --size_;
         t->discard();
     }
-    tail_ = nullptr;
 }
 
 std::size_t task_queue::run(std::size_t quota) noexcept {

@@ -35,7 +35,9 @@ private:
 
 // Intrusive FIFO of tasks, owned by one thread; no synchronisation.
 //
-// Each thread has one (local_tasks()). It is trivially destructible and
+// Each thread has one (local_tasks()), and no other may exist: it has no
+// destructor of its own, and the exit hook drains the thread's queue, not
+// `this`. It is trivially destructible and
 // constant-initialised, so reaching it costs no guard and no call: every
 // fulfilled promise with a continuation schedules through it. What a
 // destructor would do, dispose of the tasks still queued when the thread
