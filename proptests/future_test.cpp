@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
@@ -222,20 +223,23 @@ TEST(future, a_queued_coroutine_is_discarded_not_freed_when_its_thread_ends) {
     EXPECT_TRUE(scheduled);
 }
 
+// Counts its own destruction (moved-from copies do not count): a capture
+// that tells whether a task was disposed of.
+struct counted {
+    int* destroyed;
+    explicit counted(int* d) : destroyed(d) {}
+    counted(counted&& o) noexcept : destroyed(std::exchange(o.destroyed, nullptr)) {}
+    counted(const counted&) = delete;
+    ~counted() {
+        if (destroyed != nullptr) ++*destroyed;
+    }
+};
+
 // A thread that ends with tasks queued disposes of them without running
 // them: a continuation gives back its reference to its state, so the state
 // is freed once its future lets go too. (The queue is trivially destructible;
 // a thread-exit hook, set up by the first push, does this.)
 TEST(future, a_thread_that_ends_disposes_of_its_queued_tasks) {
-    struct counted {
-        int* destroyed;
-        explicit counted(int* d) : destroyed(d) {}
-        counted(counted&& o) noexcept : destroyed(std::exchange(o.destroyed, nullptr)) {}
-        counted(const counted&) = delete;
-        ~counted() {
-            if (destroyed != nullptr) ++*destroyed;
-        }
-    };
     int destroyed = 0;
     bool ran = false;
     std::size_t queued = 0;
@@ -256,15 +260,6 @@ TEST(future, a_thread_that_ends_disposes_of_its_queued_tasks) {
 // dies with the promise of the next future in the chain, which breaks, and
 // that future's continuation is scheduled. It is disposed of too.
 TEST(future, a_task_scheduled_while_the_queue_is_disposed_of_is_disposed_of_too) {
-    struct counted {
-        int* destroyed;
-        explicit counted(int* d) : destroyed(d) {}
-        counted(counted&& o) noexcept : destroyed(std::exchange(o.destroyed, nullptr)) {}
-        counted(const counted&) = delete;
-        ~counted() {
-            if (destroyed != nullptr) ++*destroyed;
-        }
-    };
     int second_destroyed = 0;
     bool ran = false;
     std::size_t queued = 0;
