@@ -98,6 +98,39 @@ TEST(future, broken_promise_is_reported) {
     EXPECT_THROW(f.get(), rt::broken_promise);
 }
 
+// Seastar's `promise<T> p; p.set_value(v); return p.get_future();`: a promise
+// fulfilled before its future is asked for keeps the outcome for it. A failure
+// set early is unhandled only if nobody ever asks; a second outcome is
+// ignored, as it is once the future exists.
+TEST(future, a_promise_set_before_its_future_is_asked_for_keeps_the_outcome) {
+    promise<int> p;
+    p.set_value(5);
+    future<int> f = p.get_future();
+    ASSERT_TRUE(f.available());
+    EXPECT_EQ(f.get(), 5);
+
+    const auto before = rt::unhandled_failures();
+    promise<int> q;
+    q.set_exception(std::runtime_error("early"));
+    EXPECT_EQ(rt::unhandled_failures(), before);
+    future<int> g = q.get_future();
+    ASSERT_TRUE(g.failed());
+    EXPECT_THROW(g.get(), std::runtime_error);
+    EXPECT_EQ(rt::unhandled_failures(), before);
+    {
+        promise<int> r;
+        r.set_exception(std::runtime_error("nobody asked"));
+    }
+    EXPECT_EQ(rt::unhandled_failures(), before + 1);
+
+    promise<int> s;
+    s.set_value(1);
+    s.set_value(2);
+    s.set_exception(std::runtime_error("too late"));
+    EXPECT_EQ(s.get_future().get(), 1);
+    EXPECT_THROW((void)s.get_future(), std::logic_error);
+}
+
 TEST(future, unobserved_failure_is_counted) {
     const auto before = rt::unhandled_failures();
     { auto f = make_exception_future<int>(std::runtime_error("ignored")); }

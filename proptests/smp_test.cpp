@@ -5,6 +5,8 @@
 // its counters balance and throws if not).
 #include <atomic>
 #include <chrono>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -211,6 +213,79 @@ TYPED_TEST(smp_props, every_strategy_delivers_once_in_order) {
         // Latency sample: one submission in 7 on each core.
         EXPECT_EQ(mesh.latency().count(), (n + 1) / 7 + n / 7);
     }
+}
+
+// A future fulfilled on the next turn: a task that gives the reactor back.
+rt::future<> next_turn() {
+    rt::promise<> p;
+    auto f = p.get_future();
+    rt::schedule_fn([p = std::move(p)]() mutable { p.set_value(); });
+    return f;
+}
+
+// With flush_on_poll = false a core flushes (and rings) on idle turns, but a
+// core that never idles must still send: here the origin spins on tasks until
+// its reply arrives, so a push left unpublished in a staging queue, or a
+// doorbell never rung, would wait for ever (seen: both hung until the
+// watchdog fired, before the flush had a bound).
+TYPED_TEST(smp_props, a_core_that_never_idles_still_sends) {
+    for (const rt::polling poll : {rt::polling::scan, rt::polling::doorbell}) {
+        SCOPED_TRACE(rt::to_string(poll));
+        auto cfg = two_cores(8, 8);
+        cfg.poll = poll;
+        cfg.flush_on_poll = false;
+        std::atomic<bool> abort{false};
+        cfg.abort = &abort;
+        bench::watchdog dog(abort, std::chrono::seconds(20));
+        rt::smp<TypeParam> mesh(cfg);
+        int got = 0;
+        std::uint64_t spins = 0;
+        EXPECT_NO_THROW(mesh.run([&]() -> rt::future<> {
+            for (int i = 1; i <= 3; ++i) {
+                bool back = false;
+                (void)mesh.submit_to(1, [i] { return i; }).then([&](int v) {
+                    got += v;
+                    back = true;
+                });
+                while (!back) {
+                    co_await next_turn();
+                    ++spins;
+                }
+            }
+        }));
+        EXPECT_EQ(got, 6);
+        EXPECT_GT(spins, 0u);
+    }
+}
+
+// map_reduce, like invoke_on_all, waits for every mapper: it fails only once
+// all have finished, with the first failure in core order, and leaves none of
+// the others unobserved.
+TEST(smp, map_reduce_fails_after_every_mapper_has_finished) {
+    rt::smp<lamport_kind> mesh(two_cores(8, 8));
+    std::atomic<bool> slow_done{false};
+    bool done_when_failed = false;
+    std::string what;
+    const auto before = rt::unhandled_failures();
+    mesh.run([&]() -> rt::future<> {
+        try {
+            (void)co_await mesh.map_reduce(
+                [&]() -> int {
+                    if (rt::this_core() == 1) {
+                        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                        slow_done = true;
+                    }
+                    throw std::runtime_error("mapper on core " + std::to_string(rt::this_core()));
+                },
+                0, [](int a, int b) { return a + b; });
+        } catch (const std::runtime_error& e) {
+            what = e.what();
+            done_when_failed = slow_done.load();
+        }
+    });
+    EXPECT_EQ(what, "mapper on core 0");
+    EXPECT_TRUE(done_when_failed);
+    EXPECT_EQ(rt::unhandled_failures(), before);
 }
 
 // A parked reactor is always woken: each round trip finds its target parked

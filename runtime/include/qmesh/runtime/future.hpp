@@ -257,16 +257,18 @@ public:
     // At most once per promise.
     future<T> get_future();
 
+    // The first outcome counts; later ones are ignored. Set before
+    // get_future(), the outcome waits in the state for the future.
     template <class... A>
     void set_value(A&&... a) {
-        if (s_ == nullptr) return;
+        if (!settable()) return;
         s_->set_value(detail::stored_t<T>(std::forward<A>(a)...));
-        detail::release(std::exchange(s_, nullptr));
+        if (got_future_) detail::release(std::exchange(s_, nullptr));
     }
     void set_exception(std::exception_ptr ex) noexcept {
-        if (s_ == nullptr) return;
+        if (!settable()) return;
         s_->set_exception(std::move(ex));
-        detail::release(std::exchange(s_, nullptr));
+        if (got_future_) detail::release(std::exchange(s_, nullptr));
     }
     template <class E>
     void set_exception(E&& e) {
@@ -274,6 +276,9 @@ public:
     }
 
 private:
+    // Once the future exists, setting drops the promise's reference (s_ is
+    // null after); before, the state is kept and its status tells.
+    bool settable() const noexcept { return s_ != nullptr && s_->st == detail::state<T>::status::pending; }
     void abandon() noexcept {
         // A promise destroyed while its future may still wait breaks it.
         // (Only if someone still holds the state: a future nobody kept
@@ -479,7 +484,10 @@ future<T> promise<T>::get_future() {
     if (got_future_ || s_ == nullptr) throw std::logic_error("qmesh: promise::get_future() called twice");
     got_future_ = true;
     ++s_->refs;
-    return future<T>(s_);
+    future<T> f(s_);
+    // Already set: the outcome is the future's now, and the promise is done.
+    if (s_->st != detail::state<T>::status::pending) detail::release(std::exchange(s_, nullptr));
+    return f;
 }
 
 // A future on a state made elsewhere (the caller gives it one reference).

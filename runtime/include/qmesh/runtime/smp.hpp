@@ -104,10 +104,13 @@ struct smp_config {
     // Batching of outgoing queues (what a staging queue publishes, and when
     // the receiver's doorbell is rung): a queue is flushed once it holds
     // `flush_threshold` unflushed pushes (0: no such limit), and at the end
-    // of every turn when `flush_on_poll`, else only at the end of an idle
-    // turn (so a busy core sends bigger batches, and nothing is stranded).
+    // of every turn when `flush_on_poll`, else at the end of an idle turn
+    // and of every `flush_max_turns`-th busy turn that holds unflushed
+    // pushes (so a busy core sends bigger batches, and a core that never
+    // idles strands nothing).
     std::size_t flush_threshold = 0;
     bool flush_on_poll = true;
+    std::size_t flush_max_turns = 16;  // at least 1
     numa_placement placement = numa_placement::receiver;
     unsigned latency_sample_every = 64;  // time one submit_to in this many (0: none)
     bool pin = true;                     // pin each reactor (hwloc) and verify
@@ -401,6 +404,7 @@ public:
         if (cfg_.max_inflight > cfg_.queue_capacity) cfg_.max_inflight = cfg_.queue_capacity;
         if (cfg_.task_quota == 0) cfg_.task_quota = 1;
         if (cfg_.poll_budget == 0) cfg_.poll_budget = 1;
+        if (cfg_.flush_max_turns == 0) cfg_.flush_max_turns = 1;
         words_ = (n_ + 63) / 64;
         ring_ = cfg_.poll == polling::doorbell || cfg_.idle == idle_policy::sleep;
         req_.resize(static_cast<std::size_t>(n_) * n_);
@@ -483,18 +487,28 @@ public:
         return invoke_on(fn, /*include_self=*/false);
     }
 
-    // Runs mapper on every core and folds the results with reducer, in core order.
+    // Runs mapper on every core and folds the results with reducer, in core
+    // order. Like invoke_on_all it waits for every mapper, even after one
+    // failed: the future fails only once nothing is left running, and
+    // every other failure has been looked at. The failure is the first met
+    // in core order: a mapper's, or the reducer's on an earlier value.
     template <class Mapper, class T, class Reducer>
     future<T> map_reduce(Mapper mapper, T init, Reducer reducer) {
         using Fut = futurize_t<std::invoke_result_t<Mapper&>>;
         std::vector<Fut> fs;
         fs.reserve(n_);
         for (unsigned c = 0; c < n_; ++c) fs.push_back(submit_to(c, mapper));
+        std::exception_ptr first;
         for (auto& f : fs) {
-            // Await first, then fold: the reduction sees values in core order.
-            auto v = co_await std::move(f);
-            init = reducer(std::move(init), std::move(v));
+            try {
+                // Await first, then fold: the reduction sees values in core order.
+                auto v = co_await std::move(f);
+                if (!first) init = reducer(std::move(init), std::move(v));
+            } catch (...) {
+                if (!first) first = std::current_exception();
+            }
         }
+        if (first) std::rethrow_exception(first);
         co_return init;
     }
 
@@ -598,6 +612,7 @@ private:
         std::size_t total_inflight = 0;
         std::uint64_t numa_checked = 0, numa_on_intended = 0;
         std::size_t idle_run = 0;
+        std::size_t held_turns = 0;  // busy turns that kept unflushed pushes (flush_on_poll = false)
         unsigned sample_tick = 0;
         bool stopping_seen = false;
         bool quiesced = false;
@@ -866,7 +881,10 @@ private:
         const std::size_t ran = run_tasks(cfg_.task_quota);
         const bool found = poll(cs, me);
         const bool busy = ran != 0 || found;
-        if (!cs.dirty.empty() && (cfg_.flush_on_poll || !busy)) flush_outgoing(cs, me);
+        if (!cs.dirty.empty() && (cfg_.flush_on_poll || !busy || ++cs.held_turns >= cfg_.flush_max_turns)) {
+            cs.held_turns = 0;
+            flush_outgoing(cs, me);
+        }
         ++cs.counters.turns;
         if (!busy) ++cs.counters.idle_turns;
         return busy;
