@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -133,7 +134,7 @@ json make_context(const run_options& o, double timer_overhead_ns) {
     return c;
 }
 
-void write_atomically(const std::string& path, const json& doc) {
+bool write_atomically(const std::string& path, const json& doc, bool replace) {
     namespace fs = std::filesystem;
     const fs::path p(path);
     const fs::path tmp = p.parent_path() / ("." + p.filename().string() + ".tmp." + std::to_string(::getpid()));
@@ -154,10 +155,49 @@ void write_atomically(const std::string& path, const json& doc) {
         ::unlink(tmp.c_str());
         throw std::runtime_error("cannot flush " + tmp.string());
     }
-    if (::rename(tmp.c_str(), p.c_str()) != 0) {
-        ::unlink(tmp.c_str());
-        throw std::runtime_error("cannot rename " + tmp.string() + " to " + path);
+    if (replace) {
+        if (::rename(tmp.c_str(), p.c_str()) != 0) {
+            ::unlink(tmp.c_str());
+            throw std::runtime_error("cannot rename " + tmp.string() + " to " + path);
+        }
+        return true;
     }
+    // A hard link fails if the name is taken, atomically: no window in which
+    // a file that appeared after a check would be overwritten.
+    bool made = ::link(tmp.c_str(), p.c_str()) == 0;
+    int err = made ? 0 : errno;
+    if (err == EPERM || err == EOPNOTSUPP) {
+        // A file system without hard links: check, then rename (a file made
+        // in between would be replaced; nothing better is portable).
+        std::error_code ec;
+        if (std::filesystem::exists(p, ec)) {
+            err = EEXIST;
+        } else {
+            made = ::rename(tmp.c_str(), p.c_str()) == 0;
+            err = made ? 0 : errno;
+        }
+    }
+    ::unlink(tmp.c_str());  // after a link: the extra name; after a rename: nothing
+    if (made) return true;
+    if (err == EEXIST) return false;
+    throw std::runtime_error("cannot create " + path + ": " + std::strerror(err));
+}
+
+std::string write_result(const run_options& o, const json& doc, bool interrupted) {
+    namespace fs = std::filesystem;
+    if (o.out_given && !interrupted) {
+        write_atomically(o.out, doc);
+        return o.out;
+    }
+    if (write_atomically(o.out, doc, /*replace=*/false)) return o.out;
+    const fs::path p(o.out);
+    const std::string ext = p.extension().string();
+    const std::string stem = (p.parent_path() / p.stem()).string() + (o.out_given ? ".interrupted" : "");
+    for (unsigned k = o.out_given ? 1 : 2; k < 10000; ++k) {
+        const std::string name = stem + (k > 1 ? "-" + std::to_string(k) : "") + ext;
+        if (write_atomically(name, doc, /*replace=*/false)) return name;
+    }
+    throw std::runtime_error("no free name next to " + o.out);
 }
 
 }  // namespace qmesh::bench

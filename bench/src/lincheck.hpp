@@ -371,9 +371,11 @@ public:
 
     // Generates scenarios from `seed` for `seconds` (no limit if 0; at least
     // one scenario, at most `max_scenarios`), each run `runs_per_scenario` times. On a violation:
-    // shrinks it and reports.
+    // shrinks it and reports. Stops early, with no verdict beyond the scenarios
+    // run, once `stop` (if given) says so.
     static result check(std::uint64_t seed, double seconds, std::uint64_t runs_per_scenario,
-                        std::uint64_t max_scenarios = std::numeric_limits<std::uint64_t>::max()) {
+                        std::uint64_t max_scenarios = std::numeric_limits<std::uint64_t>::max(),
+                        bool (*stop)() noexcept = nullptr) {
         result res;
         std::mt19937_64 rng(seed);
         const auto start = std::chrono::steady_clock::now();
@@ -395,7 +397,8 @@ public:
                              table(h, small.threads.size());
                 break;
             }
-        } while (std::chrono::steady_clock::now() < end && res.scenarios < max_scenarios);
+        } while (std::chrono::steady_clock::now() < end && res.scenarios < max_scenarios &&
+                 !(stop != nullptr && stop()));
         return res;
     }
 };

@@ -128,9 +128,13 @@ int cmd_run(const std::vector<std::string>& args, const std::string& command_lin
     json doc;
     doc["context"] = context;
     doc["benchmarks"] = benchmarks;
-    write_atomically(o.out, doc);
-    std::printf("%s\n", o.out.c_str());
-    if (context["interrupted"].get<bool>()) return 130;
+    const bool cut_short = context["interrupted"].get<bool>();
+    const std::string written = write_result(o, doc, cut_short);
+    if (written != o.out && o.out_given)
+        std::fprintf(stderr, "qmesh: interrupted: %s is left as it was; what was measured went to %s\n",
+                     o.out.c_str(), written.c_str());
+    std::printf("%s\n", written.c_str());
+    if (cut_short) return interrupted_exit_status();
     for (const auto& e : benchmarks)
         if (!e["valid"].get<bool>()) return 1;
     return 0;

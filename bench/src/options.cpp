@@ -63,11 +63,22 @@ std::string sanitize(std::string s) {
     return s;
 }
 
-// Fails unless a file can be created next to `path` (and `path` is not a
-// folder); leaves nothing behind.
-void check_writable(const std::string& path) {
+// Fails unless a file can be created next to `path` and `path`, if it
+// exists, is a regular file (the result replaces it by a rename, which would
+// replace a device, a pipe or a symbolic link itself); leaves nothing behind.
+// A symbolic link is followed: the result goes where it points.
+void check_writable(std::string& path) {
     fs::path p(path);
+    std::error_code ec;
+    if (fs::is_symlink(fs::symlink_status(p, ec))) {
+        const fs::path target = fs::canonical(p, ec);
+        if (ec) throw usage_error("output path '" + path + "' is a symbolic link to nothing");
+        path = target.string();
+        p = target;
+    }
     if (fs::is_directory(p)) throw usage_error("output path '" + path + "' is a folder");
+    if (fs::exists(fs::symlink_status(p, ec)) && !fs::is_regular_file(p))
+        throw usage_error("output path '" + path + "' exists and is not a regular file");
     fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
     if (!fs::is_directory(dir)) throw usage_error("output folder '" + dir.string() + "' does not exist");
     fs::path probe = dir / (".qmesh-probe-" + std::to_string(::getpid()));
@@ -75,7 +86,6 @@ void check_writable(const std::string& path) {
         std::ofstream f(probe);
         if (!f) throw usage_error("cannot write output file in '" + dir.string() + "'");
     }
-    std::error_code ec;
     fs::remove(probe, ec);
     if (fs::exists(p) && ::access(p.c_str(), W_OK) != 0)
         throw usage_error("output file '" + path + "' exists and is not writable");
@@ -87,12 +97,19 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
     run_options o;
     o.command_line = command_line;
     bool have_suite = false, have_queues = false, have_cores = false, have_windows = false;
+    // Each option once: a second --cores used to add to the first (and
+    // escape the duplicate-core check), a second --suite to replace it.
+    std::set<std::string> given;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         auto value = [&]() -> const std::string& {
             if (i + 1 >= args.size()) throw usage_error("option " + a + " needs a value");
             return args[++i];
         };
+        const std::string canonical = a == "--suites" ? "--suite" : a == "--queue" ? "--queues"
+                                    : a == "--windows" ? "--window" : a;
+        if (canonical.rfind("--", 0) == 0 && !given.insert(canonical).second)
+            throw usage_error("option " + canonical + " is given twice");
         if (a == "--suite" || a == "--suites") {
             o.suites = split(value(), "suite");
             have_suite = true;
@@ -125,6 +142,7 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
         } else if (a == "--out") {
             o.out = value();
             if (o.out.empty()) throw usage_error("--out needs a file name");
+            o.out_given = true;
         } else {
             throw usage_error("unknown option '" + a + "' for run (see qmesh --help)");
         }
@@ -186,6 +204,7 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
         for (const auto& s : o.suites) suites += (suites.empty() ? "" : "+") + s;
         std::error_code ec;
         fs::create_directories("results", ec);
+        if (ec) throw usage_error("cannot create the output folder 'results': " + ec.message());
         o.out = "results/" + sanitize(host) + "-" + date + "-" + git_sha_short() + "-" + sanitize(suites) + ".json";
     }
     check_writable(o.out);

@@ -23,11 +23,12 @@ double timer_overhead_ns() {
 }
 
 namespace {
-volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void on_signal(int) { g_interrupted = 1; }
+volatile std::sig_atomic_t g_interrupted = 0;  // the signal, 0 if none
+extern "C" void on_signal(int sig) { g_interrupted = sig; }
 }  // namespace
 
 bool interrupted() noexcept { return g_interrupted != 0; }
+int interrupted_exit_status() noexcept { return 128 + (g_interrupted != 0 ? static_cast<int>(g_interrupted) : SIGINT); }
 
 struct watchdog::impl {
     std::mutex mu;

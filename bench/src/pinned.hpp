@@ -73,6 +73,8 @@ private:
 
 // Raised by SIGINT/SIGTERM: the run stops after the measurement in progress.
 bool interrupted() noexcept;
+// The shell's status for the interrupt: 128 + the signal (130 for SIGINT, 143 for SIGTERM).
+int interrupted_exit_status() noexcept;
 void install_interrupt_handler();
 
 }  // namespace qmesh::bench

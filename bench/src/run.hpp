@@ -31,7 +31,8 @@ struct run_options {
     // Mesh: requests in flight per ordered pair, one set of configurations
     // per value (the first is the default; entries say it as "batch").
     std::vector<unsigned> windows{default_mesh_window};
-    std::string out;  // final path of the result file
+    std::string out;         // path of the result file (a symbolic link given: where it points)
+    bool out_given = false;  // --out named it (else a generated name under results/)
     std::string command_line;
 };
 
@@ -49,7 +50,15 @@ json make_context(const run_options& o, double timer_overhead_ns);
 json run_suites(const run_options& o, json& context);
 
 // Writes `doc` to `path` atomically (temporary file in the same folder,
-// fsync, rename): a reader sees the old file or the whole new one.
-void write_atomically(const std::string& path, const json& doc);
+// fsync, rename): a reader sees the old file or the whole new one. With
+// `replace` false an existing file is left alone and false is returned.
+bool write_atomically(const std::string& path, const json& doc, bool replace = true);
+
+// Writes the result of a run and returns the path it went to. A complete run
+// with --out replaces that file; otherwise nothing is replaced: a generated
+// name already taken (two runs in one second) gets "-2", "-3", ..., and an
+// interrupted run whose --out exists writes NAME.interrupted.json beside it
+// (numbered likewise), so that earlier results stay intact.
+std::string write_result(const run_options& o, const json& doc, bool interrupted);
 
 }  // namespace qmesh::bench

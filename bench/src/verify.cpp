@@ -1,8 +1,11 @@
 #include "verify.hpp"
 
 #include <atomic>
+#include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <random>
 #include <thread>
 
@@ -12,6 +15,17 @@
 #include "run.hpp"
 
 namespace qmesh::bench {
+
+namespace {
+// An interrupt is not a verdict: says how far the checks got, and exits as
+// the shell expects of an interrupted command.
+int report_interrupted(const std::string& name, std::uint64_t rounds, std::uint64_t items) {
+    std::printf("verify %s: interrupted in the concurrent rounds after %llu complete rounds, %llu values, none "
+                "failing\n",
+                name.c_str(), static_cast<unsigned long long>(rounds), static_cast<unsigned long long>(items));
+    return interrupted_exit_status();
+}
+}  // namespace
 
 int cmd_verify(const std::vector<std::string>& args) {
     std::string name;
@@ -28,21 +42,19 @@ int cmd_verify(const std::vector<std::string>& args) {
             const std::string& s = value();
             std::size_t used = 0;
             try {
-                seconds = std::stod(s, &used);
+                // stod would skip leading blanks and take a sign: neither is a number of seconds here.
+                if (!s.empty() && (std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '.')) seconds = std::stod(s, &used);
             } catch (...) {
                 used = 0;
             }
-            if (used != s.size() || !(seconds > 0) || seconds > 86400)
+            if (used == 0 || used != s.size() || !(seconds > 0) || seconds > 86400)
                 throw usage_error("--seconds must be a positive number of seconds, not '" + s + "'");
         } else if (args[i] == "--seed") {
             const std::string& s = value();
-            std::size_t used = 0;
-            try {
-                seed = std::stoull(s, &used);
-            } catch (...) {
-                used = 0;
-            }
-            if (used != s.size() || s.empty() || s[0] == '-') throw usage_error("--seed must be a whole number, not '" + s + "'");
+            // from_chars takes digits only: no blanks, no sign (stoull read " -1" as 2^64 - 1).
+            const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), seed);
+            if (s.empty() || ec != std::errc{} || p != s.data() + s.size())
+                throw usage_error("--seed must be a whole number below 2^64, not '" + s + "'");
         } else {
             throw usage_error("unknown option '" + args[i] + "' for verify");
         }
@@ -72,6 +84,7 @@ int cmd_verify(const std::vector<std::string>& args) {
         cfg.seed = seed;
         stress_report r;
         all_queues::with(name, [&]<class K>() { r = stress_queue<K>(cfg); });
+        if (r.interrupted) break;  // a round cut short proves nothing either way
         ++rounds;
         items += r.items;
         if (!r.ok) {
@@ -88,14 +101,17 @@ int cmd_verify(const std::vector<std::string>& args) {
                     static_cast<unsigned long long>(seed));
         return 1;
     }
+    if (interrupted()) return report_interrupted(name, rounds, items);
     std::printf("verify %s: concurrent ok: %llu rounds, %llu values, each delivered exactly once%s\n", name.c_str(),
                 static_cast<unsigned long long>(rounds), static_cast<unsigned long long>(items),
                 traits->order == order::none ? "" : " and in order");
     std::fflush(stdout);
 
     lincheck::result lr;
-    if (!interrupted())
-        all_queues::with(name, [&]<class K>() { lr = lincheck::tester<K>::check(seed, seconds / 2, 200); });
+    all_queues::with(name, [&]<class K>() {
+        lr = lincheck::tester<K>::check(seed, seconds / 2, 200, std::numeric_limits<std::uint64_t>::max(),
+                                        &interrupted);
+    });
     if (!lr.ok) {
         std::printf("verify %s: FAILED linearizability after %llu scenarios, %llu runs: %s", name.c_str(),
                     static_cast<unsigned long long>(lr.scenarios), static_cast<unsigned long long>(lr.runs),
@@ -103,6 +119,13 @@ int cmd_verify(const std::vector<std::string>& args) {
         std::printf("verify %s: reproduce with: qmesh verify --queue %s --seconds %g --seed %llu\n", name.c_str(),
                     name.c_str(), seconds, static_cast<unsigned long long>(seed));
         return 1;
+    }
+    if (interrupted()) {
+        std::printf("verify %s: interrupted in the linearizability pass after %llu scenarios, %llu runs, none "
+                    "failing\n",
+                    name.c_str(), static_cast<unsigned long long>(lr.scenarios),
+                    static_cast<unsigned long long>(lr.runs));
+        return interrupted_exit_status();
     }
     std::printf("verify %s: linearizability ok: %llu scenarios, %llu runs, every history explained by a %s queue\n",
                 name.c_str(), static_cast<unsigned long long>(lr.scenarios), static_cast<unsigned long long>(lr.runs),

@@ -61,6 +61,19 @@ expect_usage_error verify --queue lamport --seconds abc
 expect_usage_error verify --queue lamport --seed abc
 expect_usage_error verify --queue lamport --seed -1
 expect_usage_error verify --queue lamport --bogus
+expect_usage_error verify --queue lamport --seed " -1"
+expect_usage_error verify --queue lamport --seed +5
+expect_usage_error verify --queue lamport --seconds " 0.2"
+# Each option once: a second --cores used to add to the first, past the duplicate check.
+expect_usage_error run --suite floor --cores 0,1 --cores 1,0 --out "$work/a.json"
+expect_usage_error run --suite floor --suites mesh --out "$work/a.json"
+# The result replaces --out by a rename: never a pipe, a device, or a link to nothing.
+mkfifo "$work/pipe"
+expect_usage_error run --suite floor --out "$work/pipe"
+rm -f "$work/pipe"
+ln -s "$work/no/such/file.json" "$work/dangling"
+expect_usage_error run --suite floor --out "$work/dangling"
+rm -f "$work/dangling"
 
 # An unwritable folder (skipped as root, who can write anywhere).
 if [[ $(id -u) -ne 0 ]]; then
@@ -119,6 +132,42 @@ for name, w in want.items():
 PY
 then echo "ok: run --suite mesh --window 4,16,128"; passes=$((passes + 1)); else echo "FAIL: run --suite mesh --window"; fails=$((fails + 1)); fi
 rm -f "$work/w.json"
+
+# An interrupted run leaves an earlier --out as it was and writes what it
+# measured beside it, marked interrupted, with the shell's status for SIGINT.
+echo '{"earlier": true}' > "$work/kept.json"
+"$qmesh" run --suite load --quick --cores "$two" --out "$work/kept.json" > /dev/null 2> "$work/stderr" &
+pid=$!
+sleep 3
+kill -INT $pid
+wait $pid; rc=$?
+if [[ $rc -eq 130 && $(cat "$work/kept.json") == '{"earlier": true}' ]] && grep -q 'left as it was' "$work/stderr" \
+    && /usr/bin/python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["context"]["interrupted"] is True' \
+        "$work/kept.interrupted.json"; then
+    echo "ok: an interrupted run keeps the earlier --out"; passes=$((passes + 1))
+else
+    echo "FAIL: interrupted run: rc=$rc, kept.json='$(head -c 200 "$work/kept.json")', stderr='$(cat "$work/stderr")'"
+    ls "$work"; fails=$((fails + 1))
+fi
+rm -f "$work"/kept*.json
+
+# Runs that start in the same second, with generated names, each keep their file.
+for i in 1 2 3; do "$qmesh" run --suite floor --quick --reps 1 --cores "$two" > /dev/null & done
+wait
+if [[ $(find "$work/results" -name '*.json' | wc -l) -eq 3 ]]; then
+    echo "ok: three generated result names, three files"; passes=$((passes + 1))
+else
+    echo "FAIL: generated names collided:"; ls "$work/results"; fails=$((fails + 1))
+fi
+rm -rf "$work/results"
+
+# verify: an interrupt is not a verdict: no FAILED, the shell's status.
+out=$("$qmesh" verify --queue mutex --seconds 20 --seed 3 & pid=$!; sleep 2; kill -INT $pid; wait $pid; echo "rc=$?")
+if grep -q 'interrupted' <<<"$out" && ! grep -q 'FAILED' <<<"$out" && grep -q 'rc=130' <<<"$out"; then
+    echo "ok: verify interrupted"; passes=$((passes + 1))
+else
+    echo "FAIL: verify interrupted: $out"; fails=$((fails + 1))
+fi
 
 echo "$passes passed, $fails failed"
 [[ $fails -eq 0 ]]
