@@ -298,11 +298,34 @@ def _reject_constant(name: str) -> Any:
     raise _JsonProblem(f"{name} is not JSON (write null for a missing number)")
 
 
-def _finite_float(text: str) -> float:
+@dataclass(frozen=True)
+class _OutOfRange:
+    """Stands in for a number beyond float range until parse() has found where it stands."""
+    text: str
+
+
+def _finite_float(text: str) -> Any:
     value = float(text)
-    if not math.isfinite(value):
-        raise _JsonProblem(f"number {text[:40]} is out of range")
-    return value
+    return value if math.isfinite(value) else _OutOfRange(text)
+
+
+def _float_sized_int(text: str) -> Any:
+    # The scripts compute with floats, so an integer must convert to one; testing the text
+    # with float() first also spares int() a number of over 4300 digits, which it refuses
+    # with a ValueError (CPython's guard against slow conversions).
+    return int(text) if math.isfinite(float(text)) else _OutOfRange(text)
+
+
+def _leaves(value: Any, path: list) -> Iterable[tuple]:
+    """(path, value) for every value of a decoded document that is not an object or array."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, path + [key])
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _leaves(item, path + [i])
+    else:
+        yield path, value
 
 
 def parse(text: str, path: str) -> Any:
@@ -310,8 +333,16 @@ def parse(text: str, path: str) -> Any:
     if not text.strip():
         raise ParseError(path, "empty file, expected a JSON object")
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys,
-                          parse_constant=_reject_constant, parse_float=_finite_float)
+        doc = json.loads(text, object_pairs_hook=_no_duplicate_keys,
+                         parse_constant=_reject_constant, parse_float=_finite_float,
+                         parse_int=_float_sized_int)
+        for where, value in _leaves(doc, []):
+            if isinstance(value, _OutOfRange):
+                number = value.text if len(value.text) <= 40 else \
+                    f"{value.text[:20]}... ({len(value.text)} characters)"
+                raise ParseError(path, f"{_location(where)}: number {number} is out of range "
+                                       f"(beyond {sys.float_info.max:.4g}, the largest float)")
+        return doc
     except _JsonProblem as e:
         raise ParseError(path, f"not valid JSON: {e}") from None
     except json.JSONDecodeError as e:
@@ -347,13 +378,47 @@ def check_document(doc: Any, path: str, schema: dict) -> dict:
     return doc
 
 
+# No figure qmesh records comes near this (a day is 1e14 ns, a counter ends at 1.8e19); a
+# larger one is a corrupt file, and products, sums and axis margins of such values overflow
+# to inf in the plots' arithmetic, which matplotlib cannot draw.
+MAX_MAGNITUDE = 1e150
+
+
 def _consistency_problems(doc: dict) -> list[str]:
     """Rules the schema cannot express in the subset it uses."""
     problems = []
+    for where, value in _leaves(doc, []):
+        if _is_number(value) and abs(value) > MAX_MAGNITUDE:
+            problems.append(f"{_location(where)}: {show(value)} is beyond any measurement "
+                            f"(more than {MAX_MAGNITUDE:g} in magnitude)")
+    sets: dict[str, dict[str, int]] = {}  # run_name -> aggregate_name -> index
     for i, entry in enumerate(doc["benchmarks"]):
-        if entry["run_type"] == "aggregate" and "aggregate_name" not in entry:
+        if entry["run_type"] != "aggregate":
+            continue
+        if "aggregate_name" not in entry:
             problems.append(f"benchmarks[{i}]: run_type is \"aggregate\" but "
                             f"aggregate_name is missing")
+            continue
+        # A second aggregate of a name would silently replace the first when the scripts
+        # group by run_name: two configurations then share one, and their figures mix.
+        seen = sets.setdefault(entry["run_name"], {})
+        name = entry["aggregate_name"]
+        if name in seen:
+            problems.append(f"benchmarks[{i}]: a second {show(name)} aggregate of run_name "
+                            f"{show(entry['run_name'])} (the first is benchmarks[{seen[name]}]); "
+                            f"each configuration needs its own run_name")
+        seen.setdefault(name, i)
+    # The plots draw an aggregates-only run as its median with min/max bars around it.
+    for run_name, seen in sets.items():
+        if not {"median", "min", "max"} <= seen.keys():
+            continue
+        med, lo, hi = (doc["benchmarks"][seen[k]] for k in ("median", "min", "max"))
+        for key, m in med.items():
+            if _is_number(m) and _is_number(lo.get(key)) and _is_number(hi.get(key)) \
+                    and not lo[key] <= m <= hi[key]:
+                problems.append(f"benchmarks[{seen['median']}].{key}: the median {show(m)} "
+                                f"of run_name {show(run_name)} lies outside its min "
+                                f"{show(lo[key])} and max {show(hi[key])}")
     return problems
 
 

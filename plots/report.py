@@ -173,7 +173,12 @@ def _bar_style(s: qr.Summary, color) -> dict:
 
 
 def _errs(summaries):
-    return [[s.median - s.lo for s in summaries], [s.hi - s.median for s in summaries]]
+    # matplotlib refuses a negative error bar and cannot draw an infinite one; the validator
+    # keeps each run's median within its min and max, but a pooled median of two large
+    # values can still round past them or overflow, so a bar is never below 0 or infinite.
+    def bar(d):
+        return d if math.isfinite(d) and d > 0 else 0.0
+    return [[bar(s.median - s.lo) for s in summaries], [bar(s.hi - s.median) for s in summaries]]
 
 
 def floor_heatmap(floor_runs: list, foot: str):
@@ -1723,6 +1728,20 @@ def write_report(inputs: list, outdir: str, known_fields: set, mutants=None) -> 
     return [os.path.join(outdir, name) for name in names]
 
 
+def _unwritable(outdir: str) -> Optional[str]:
+    """The directory write_report() would fail to write in, or None; checked before any plot
+    is rendered, so that a run does not fail only at its end. write_report() assembles the
+    report next to outdir and moves it into outdir when that exists, so both need write
+    access (the nearest existing ancestor stands for a parent still to be created)."""
+    parent = os.path.dirname(os.path.abspath(outdir))
+    while not os.path.isdir(parent):
+        parent = os.path.dirname(parent)
+    for d in ([outdir] if os.path.isdir(outdir) else []) + [parent]:
+        if not os.access(d, os.W_OK | os.X_OK):
+            return d
+    return None
+
+
 def main(argv=None) -> int:
     parser = qr.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("results", nargs="*", metavar="RESULT.json", help="qmesh result files")
@@ -1734,6 +1753,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not args.results and not args.mutants:
         parser.error("give at least one RESULT.json, or --mutants FILE")
+    if not args.out:
+        # As `qmesh run --out ""` is refused: an empty path would mean the current directory.
+        parser.error("-o/--out: the directory must not be empty")
     try:
         schema = qr.load_schema()
         inputs = [(p, qr.load(p, schema)) for p in args.results]
@@ -1742,6 +1764,9 @@ def main(argv=None) -> int:
         return qr.fail(PROG, e)
     if os.path.lexists(args.out) and not os.path.isdir(args.out):
         return qr.fail(PROG, f"{args.out}: exists and is not a directory")
+    unwritable = _unwritable(args.out)
+    if unwritable:
+        return qr.fail(PROG, f"{unwritable}: cannot write the report there: not writable")
     known = set(schema["properties"]["benchmarks"]["items"]["properties"])
     try:
         written = write_report(inputs, args.out, known, mutants)

@@ -399,4 +399,20 @@ def corruptions(good_text):
             lambda d: next(b for b in d["benchmarks"]
                            if b["run_type"] == "aggregate").pop("aggregate_name"))
     out.append(("NaN", good_text.replace('"real_time": 150.0', '"real_time": NaN', 1)))
+    # int() refuses over 4300 digits; 401 digits convert to an int but not to a float.
+    for digits in (5000, 401):
+        huge = '"real_time": 1' + "0" * (digits - 1)
+        out.append((f"{digits}-digit integer", good_text.replace('"real_time": 150.0', huge, 1)))
+    variant("absurd magnitude", lambda d: d["benchmarks"][0].update(p50_ns=1e308))
+
+    def median_above_max(d):
+        d["benchmarks"] = [b for b in d["benchmarks"] if b["run_type"] == "aggregate"]
+        next(b for b in d["benchmarks"] if b["aggregate_name"] == "median")["real_time"] *= 100
+    variant("aggregates only, median above max", median_above_max)
+
+    def shared_run_name(d):
+        for b in d["benchmarks"]:
+            if b["run_name"] == "pingpong/mutex/0-1":
+                b["run_name"] = "pingpong/lamport/0-1"
+    variant("run_name shared between configurations", shared_run_name)
     return out

@@ -119,6 +119,29 @@ class BadInputTest(unittest.TestCase):
         with open(out) as f:
             self.assertEqual(f.read(), "keep me")
 
+    def test_report_output_not_writable(self):
+        if os.geteuid() == 0:
+            self.skipTest("root writes into any directory")
+        with tempfile.TemporaryDirectory() as parent:
+            out = os.path.join(parent, "report")
+            os.mkdir(out)
+            os.chmod(out, 0o555)
+            try:
+                proc = fixtures.run_script("report.py", self.good, "-o", out)
+                self.assertRefused(proc, out)
+                self.assertEqual(sorted(os.listdir(parent)), ["report"], "output left behind")
+                self.assertEqual(os.listdir(out), [])
+            finally:
+                os.chmod(out, 0o755)
+
+    def test_report_empty_output(self):
+        with tempfile.TemporaryDirectory() as cwd:
+            proc = fixtures.run_script("report.py", self.good, "-o", "", cwd=cwd)
+            self.assertEqual(proc.returncode, 2, proc.stderr)
+            self.assertEqual(len(proc.stderr.splitlines()), 1, proc.stderr)
+            self.assertNotIn("Traceback", proc.stderr)
+            self.assertEqual(os.listdir(cwd), [], "report written into the current directory")
+
     def test_schema_decides(self):
         """The version the scripts accept comes from the schema file, not from the scripts."""
         with open(os.path.join(fixtures.PLOTS, os.pardir, "results",

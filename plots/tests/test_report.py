@@ -137,6 +137,13 @@ class ReportTest(unittest.TestCase):
         self.assertIn("| floor/0-1 | - | 0,1 | shared-l3 | 5/5 | ok | 150 |", summary)  # b
         self.assertEqual([n for n in os.listdir(self.tmp.name) if n.startswith(".")], [])
 
+    def test_error_bars_never_negative_or_infinite(self):
+        # matplotlib refuses a negative error bar: a median above its max must not crash it.
+        summaries = [report.qr.Summary(5.0, 6.0, 4.0, 3), report.qr.Summary(1e308, 0.0, 1e308, 2),
+                     report.qr.Summary(float("inf"), 1.0, float("inf"), 2),
+                     report.qr.Summary(5.0, 4.0, 7.0, 3)]
+        self.assertEqual(report._errs(summaries), [[0.0, 1e308, 0.0, 1.0], [0.0, 0.0, 0.0, 2.0]])
+
     def test_edge_cases_do_not_crash(self):
         cases = {}
         empty = fixtures.make_result()
