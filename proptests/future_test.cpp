@@ -409,5 +409,41 @@ TEST(combinators, do_with_keeps_the_object_alive_until_done) {
     EXPECT_TRUE(watch.expired());
 }
 
+// A coroutine lambda's frame reaches its captures through its closure, so
+// do_with must keep the function, not only the object, until the future is
+// available. Observed through statics: with the closure gone, touching a
+// capture after the resumption would itself be the use-after-free.
+bool g_closure_alive = false;
+bool g_alive_at_resume = false;
+struct closure_sentinel {
+    bool owner = true;
+    closure_sentinel() = default;
+    closure_sentinel(closure_sentinel&& o) noexcept : owner(std::exchange(o.owner, false)) {}
+    closure_sentinel& operator=(closure_sentinel&&) = delete;
+    ~closure_sentinel() {
+        if (owner) g_closure_alive = false;
+    }
+};
+
+TEST(combinators, do_with_keeps_a_coroutine_lambda_alive_until_done) {
+    promise<> gate;
+    static future<> gated = make_ready_future<>();  // static: the lambda reaches it without a capture
+    gated = gate.get_future();
+    g_closure_alive = true;
+    g_alive_at_resume = false;
+    auto f = rt::do_with(41, [s = closure_sentinel{}](int& v) -> future<int> {
+        co_await std::move(gated);
+        g_alive_at_resume = g_closure_alive;
+        co_return v + 1;
+    });
+    EXPECT_FALSE(f.available());
+    gate.set_value();
+    rt::run_tasks();
+    ASSERT_TRUE(f.available());
+    EXPECT_EQ(f.get(), 42);
+    EXPECT_TRUE(g_alive_at_resume) << "the closure died while its coroutine was suspended";
+    EXPECT_FALSE(g_closure_alive) << "the closure outlived the future";
+}
+
 }  // namespace
 }  // namespace qmesh::test

@@ -95,13 +95,21 @@ future<> parallel_for_each(Range range, F f) {
     co_await when_all_succeed(std::move(fs));
 }
 
-// do_with(obj, f): moves obj somewhere stable, calls f(obj&), and keeps obj
-// alive until the future f returned is available.
+// do_with(obj, f): moves obj and f somewhere stable, calls f(obj&), and keeps
+// both alive until the future f returned is available. The function too: a
+// coroutine lambda's frame reaches its captures through the closure, which
+// must therefore outlive every suspension, not only the call. (Seastar's
+// do_with keeps only the objects, and warns against capturing coroutine
+// lambdas instead.)
 template <class T, class F>
 auto do_with(T&& obj, F f) {
-    auto held = std::make_unique<std::decay_t<T>>(std::forward<T>(obj));
-    auto& ref = *held;
-    return futurize_invoke([&] { return f(ref); }).finally([held = std::move(held)] {});
+    struct held_pair {
+        std::decay_t<T> obj;
+        F fn;
+    };
+    std::unique_ptr<held_pair> held(new held_pair{std::forward<T>(obj), std::move(f)});
+    held_pair* h = held.get();
+    return futurize_invoke([h] { return h->fn(h->obj); }).finally([held = std::move(held)] {});
 }
 
 }  // namespace qmesh::rt
