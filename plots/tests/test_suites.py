@@ -1,8 +1,9 @@
 """The load, kv and pollscale suites, the newer mesh fields, lock-free against locking, the
-mutant kill matrix, and the proposed schema additions for them.
+mutant kill matrix, and the schema additions for them (all in the committed schema now).
 
-No committed result holds these suites yet, so the inputs are synthetic (fixtures.py); every
-figure checked here is computed from the fixture's own constants, never typed in."""
+The inputs are synthetic (fixtures.py), so that every figure checked here is computed from the
+fixture's own constants, never typed in; committed results holding these suites are rendered
+by the tests that go over results/."""
 
 import contextlib
 import copy
