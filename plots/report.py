@@ -1342,6 +1342,8 @@ def context_rows(ctx: dict) -> list:
         drift_text = "not measured" if "floor_drift" in ctx else "not recorded"
     else:
         drift_text = f"{drift * 100:.1f} % ((max − min) / median of the floor medians)"
+        if ctx.get("floor_spread") is not None:
+            drift_text += f"; spread {ctx['floor_spread'] * 100:.1f} % (MAD / median)"
     env_parts = [f"governor {env['governor']}", f"SMT active: {fmt(env['smt_active'])}",
                  f"load average (1 min) {fmt(env['load_avg_1m'])}",
                  f"virtualized: {fmt(env['virtualized'])}"]
@@ -1375,7 +1377,7 @@ def context_rows(ctx: dict) -> list:
     shown = {"host_name", "date", "cpu", "topology", "cache_line_bytes", "compiler",
              "compiler_flags", "build_type", "qmesh_version", "git_sha", "git_dirty",
              "command_line", "suites", "reps", "quick", "environment", "timer_overhead_ns",
-             "floor_drift", "interrupted", "warnings", "json_schema_version"}
+             "floor_drift", "floor_spread", "interrupted", "warnings", "json_schema_version"}
     for k, v in ctx.items():
         if k not in shown:
             rows.append((k, fmt(v) if not isinstance(v, (dict, list)) else qr.show(v, 200)))

@@ -7,6 +7,8 @@
 #include <random>
 
 #include "mutants.hpp"
+#include "qmesh/runtime/topology.hpp"
+#include "stream_measure.hpp"
 #include "test_support.hpp"
 #include "verify.hpp"
 
@@ -49,6 +51,23 @@ TEST(queue_concurrent_mutants, each_defect_is_caught) {
     const auto stalled = bench::stress_queue<broken_lamport_kind<lamport_bug::head_never_published>>(c);
     EXPECT_FALSE(stalled.ok);
     EXPECT_NE(stalled.violation.find("arrived"), std::string::npos) << stalled.violation;
+}
+
+// The benchmarks check what they carry too, and say what they found: the
+// side that finds a wrong message stops its partner. (Before, the partner
+// waited for the watchdog, and its "timed out" replaced the real error.)
+// Pingpong shares the mechanism, but with one message in flight a dropped
+// one is a stall there, not a wrong value, so stream shows it.
+TEST(queue_concurrent_mutants, a_benchmark_reports_the_wrong_message_it_found) {
+    const auto& av = rt::topology::instance().available();
+    if (av.size() < 2) GTEST_SKIP() << "needs two available PUs";
+    using dropping = broken_lamport_kind<lamport_bug::pop_skips_slot_zero_once_wrapped>;
+    bench::stream_params sp;
+    sp.messages = 1000;
+    sp.capacity = 3;
+    const auto st = bench::measure_stream<dropping, 16>(av[0], av[1], sp);
+    EXPECT_FALSE(st.ok);
+    EXPECT_NE(st.error.find("arrived as"), std::string::npos) << st.error;
 }
 
 }  // namespace

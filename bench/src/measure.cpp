@@ -4,23 +4,6 @@
 
 namespace qmesh::bench {
 
-latency_result summarise(const histogram& h, const run_outcome& o) {
-    latency_result r;
-    r.ok = o.ok;
-    r.error = o.error;
-    r.samples = h.count();
-    if (r.ok && h.count() == 0) {
-        r.ok = false;
-        r.error = "no samples recorded";
-    }
-    r.p50 = h.quantile(0.50);
-    r.p90 = h.quantile(0.90);
-    r.p99 = h.quantile(0.99);
-    r.p999 = h.quantile(0.999);
-    r.max = static_cast<double>(h.max());
-    return r;
-}
-
 latency_result measure_floor(unsigned a, unsigned b, const latency_params& p) {
     // Two lines, each written by one side only: a writes `ping`, b writes
     // `pong`, and each spins reading the other's line. A round trip is then
@@ -30,7 +13,7 @@ latency_result measure_floor(unsigned a, unsigned b, const latency_params& p) {
         std::atomic<std::uint64_t> v{0};
     };
     line ping, pong;
-    histogram h;
+    exact_samples h(p.samples);
     const std::uint64_t total = p.warmup + p.samples;
     auto side_a = [&](const abort_flag& abort) {
         spinner s(abort);

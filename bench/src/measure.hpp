@@ -28,7 +28,24 @@ struct latency_result {
     double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;
 };
 
-latency_result summarise(const histogram& h, const run_outcome& o);
+// Percentiles from a histogram or, exactly, from every sample.
+template <class Samples>
+latency_result summarise(const Samples& h, const run_outcome& o) {
+    latency_result r;
+    r.ok = o.ok;
+    r.error = o.error;
+    r.samples = h.count();
+    if (r.ok && h.count() == 0) {
+        r.ok = false;
+        r.error = "no samples recorded";
+    }
+    r.p50 = h.quantile(0.50);
+    r.p90 = h.quantile(0.90);
+    r.p99 = h.quantile(0.99);
+    r.p999 = h.quantile(0.999);
+    r.max = static_cast<double>(h.max());
+    return r;
+}
 
 inline std::uint64_t net(std::uint64_t t0, std::uint64_t t1, double overhead) noexcept {
     const double d = static_cast<double>(t1 - t0) - overhead;
@@ -46,8 +63,11 @@ template <queue_kind K>
 latency_result measure_pingpong(unsigned a, unsigned b, const latency_params& p) {
     using Q = typename K::template type<std::uint64_t>;
     Q ab(p.capacity), ba(p.capacity);
-    histogram h;
-    std::string bad;
+    exact_samples h(p.samples);
+    std::string bad;                  // written by a, read after the join
+    // Raised by a with `bad`: b stops (see spinner). A line of its own, so
+    // that b's occasional read never shares one with what a writes per sample.
+    alignas(cache_line_bytes) std::atomic<bool> failed{false};
     const std::uint64_t total = p.warmup + p.samples;
     auto side_a = [&](const abort_flag& abort) {
         spinner s(abort);
@@ -66,13 +86,14 @@ latency_result measure_pingpong(unsigned a, unsigned b, const latency_params& p)
             const std::uint64_t t1 = now_ns();
             if (got != i) {
                 bad = "round trip " + std::to_string(i) + " returned " + std::to_string(got);
+                failed.store(true, std::memory_order_relaxed);
                 return;
             }
             if (i >= p.warmup) h.record(net(t0, t1, p.timer_overhead_ns));
         }
     };
     auto side_b = [&](const abort_flag& abort) {
-        spinner s(abort);
+        spinner s(abort, &failed);
         for (std::uint64_t i = 0; i < total; ++i) {
             std::uint64_t v = 0;
             while (!ab.try_pop(v)) {
@@ -86,7 +107,7 @@ latency_result measure_pingpong(unsigned a, unsigned b, const latency_params& p)
         }
     };
     auto o = run_pinned({a, b}, {side_a, side_b}, p.timeout);
-    if (o.ok && !bad.empty()) o = {false, bad};
+    if (!bad.empty()) o = {false, bad};  // what went wrong, not that b then gave up
     return summarise(h, o);
 }
 

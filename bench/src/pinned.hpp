@@ -31,14 +31,23 @@ struct abort_flag {
     bool raised() const noexcept { return flag.load(std::memory_order_relaxed); }
 };
 
-// A spin-wait helper: true when the loop should give up.
+// A spin-wait helper: true when the loop should give up: the watchdog's
+// abort, or `partner_failed` (a side that found a wrong message raises it so
+// that its partner stops at once instead of waiting for the watchdog, whose
+// "timed out" would then hide the real error). Both are read once every 1024
+// spins, relaxed: requests to stop, they carry no data.
 class spinner {
 public:
-    explicit spinner(const abort_flag& a) noexcept : a_(a) {}
-    bool give_up() noexcept { return (++n_ & 1023u) == 0 && a_.raised(); }
+    explicit spinner(const abort_flag& a, const std::atomic<bool>* partner_failed = nullptr) noexcept
+        : a_(a), partner_failed_(partner_failed) {}
+    bool give_up() noexcept {
+        return (++n_ & 1023u) == 0 &&
+               (a_.raised() || (partner_failed_ != nullptr && partner_failed_->load(std::memory_order_relaxed)));
+    }
 
 private:
     const abort_flag& a_;
+    const std::atomic<bool>* partner_failed_;
     std::uint32_t n_ = 0;
 };
 

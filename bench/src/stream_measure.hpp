@@ -55,11 +55,13 @@ stream_result measure_stream(unsigned a, unsigned b, const stream_params& p) {
     Q q(p.capacity);
     std::uint64_t t_start = 0, t_end = 0, stalls = 0, empties = 0, received = 0;
     std::string bad;
+    // Raised by the consumer with `bad`: the producer stops (see spinner).
+    alignas(cache_line_bytes) std::atomic<bool> failed{false};
     // Each side counts in its own locals and stores them once at the end:
     // the shared variables above sit on one stack line, and counting into
     // them per message would add false sharing to what is measured.
     auto producer = [&](const abort_flag& abort) {
-        spinner s(abort);
+        spinner s(abort, &failed);
         std::uint64_t my_stalls = 0;
         t_start = now_ns();
         for (std::uint64_t i = 0; i < p.messages; ++i) {
@@ -97,6 +99,7 @@ stream_result measure_stream(unsigned a, unsigned b, const stream_params& p) {
             // Exactly once and in order: the i-th message popped is message i.
             if (!intact(m, i)) {
                 bad = "message " + std::to_string(i) + " arrived as " + std::to_string(m.seq);
+                failed.store(true, std::memory_order_relaxed);
                 empties = my_empties;
                 received = my_received;
                 return;
@@ -110,7 +113,7 @@ stream_result measure_stream(unsigned a, unsigned b, const stream_params& p) {
     const run_outcome o = run_pinned({a, b}, {producer, consumer}, p.timeout);
     stream_result r;
     r.ok = o.ok && bad.empty() && received == p.messages;
-    r.error = !o.ok ? o.error : !bad.empty() ? bad : (received != p.messages ? "messages lost" : "");
+    r.error = !bad.empty() ? bad : !o.ok ? o.error : (received != p.messages ? "messages lost" : "");
     r.full_stalls = stalls;
     r.empty_polls = empties;
     r.received = received;

@@ -15,7 +15,7 @@
 namespace qmesh::bench {
 
 template <class Mesh>
-rt::future<> submit_loop(Mesh& mesh, histogram& h, const latency_params& p) {
+rt::future<> submit_loop(Mesh& mesh, exact_samples& h, const latency_params& p) {
     const std::uint64_t total = p.warmup + p.samples;
     for (std::uint64_t i = 0; i < total; ++i) {
         const std::uint64_t t0 = now_ns();
@@ -38,7 +38,7 @@ latency_result measure_submit(unsigned a, unsigned b, const latency_params& p, r
     std::atomic<bool> abort{false};
     cfg.abort = &abort;
     rt::smp<K> mesh(cfg);
-    histogram h;
+    exact_samples h(p.samples);
     watchdog dog(abort, p.timeout);
     run_outcome o;
     try {

@@ -119,6 +119,7 @@ void put_round_trip(json& e, const latency_result& r, const latency_result& floo
     e["msg_bytes"] = 8;
     e["batch"] = 1;
     if (floor.ok) e["floor_p50_ns"] = floor.p50;
+    else e["floor_error"] = floor.error;  // the queue's own figure stands; its ratio cannot
     e["floor_ratio"] = p50_ratio(r, floor);
 }
 
@@ -151,8 +152,9 @@ json batch_hist_json(const std::array<std::uint64_t, rt::batch_buckets>& b) {
 // the cores given, on them again: oversubscribed), one queue kind, `window`
 // requests in flight per ordered pair.
 json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_state state, rt::polling poll,
-                unsigned window, unsigned rep) {
+                unsigned window, unsigned rep, double timer_overhead_ns) {
     mesh_params mp;
+    mp.timer_overhead_ns = timer_overhead_ns;
     // Each queue holds at least the window, so the window, not the queue,
     // bounds what is in flight (64, as before, for the default window).
     mp.window = window;
@@ -373,11 +375,22 @@ void add_aggregates(json& benchmarks) {
             else all_valid = false;
         }
         if (t.empty()) continue;
-        auto field_median = [&](const char* f) -> json {
+        auto field_values = [&](const char* f) {
             std::vector<double> v;
             for (const json* e : g)
                 if ((*e)["valid"].get<bool>() && e->contains(f) && (*e)[f].is_number()) v.push_back((*e)[f].get<double>());
+            return v;
+        };
+        auto field_median = [&](const char* f) -> json {
+            const std::vector<double> v = field_values(f);
             return v.empty() ? json(nullptr) : json(median(v));
+        };
+        // MAD / median of a field over the valid repetitions; none from
+        // fewer than two (one value says nothing of its spread).
+        auto field_spread = [&](const std::vector<double>& v) -> json {
+            if (v.size() < 2) return nullptr;
+            const double m = median(v);
+            return m != 0 ? json(mad(v) / m) : json(nullptr);
         };
         const double med = median(t), mn = mean(t), sd = stddev(t);
         const std::pair<const char*, double> stats[] = {
@@ -413,6 +426,11 @@ void add_aggregates(json& benchmarks) {
                         m = static_cast<std::uint64_t>(std::llround(m.get<double>()));
                     a[f] = m;
                 }
+                // The figures quoted as ratios and rates carry their own spread.
+                for (const char* f : {"floor_ratio", "raw_ratio", "msgs_per_s"}) {
+                    const json s = field_spread(field_values(f));
+                    if (!s.is_null()) a[std::string(f) + "_spread"] = s;
+                }
                 // Batch sizes: summed over the valid repetitions.
                 if (first.contains("batch_hist")) {
                     json h = first["batch_hist"];
@@ -424,11 +442,16 @@ void add_aggregates(json& benchmarks) {
                                                 (*e)["batch_hist"][i]["count"].get<std::uint64_t>();
                     a["batch_hist"] = h;
                 }
-                a["spread"] = med != 0 ? mad(t) / med : 0.0;
-                // 95 % confidence interval of the mean real_time (Student's t).
-                const double hw = ci95_half_width(t);
-                a["ci95_low"] = mn - hw;
-                a["ci95_high"] = mn + hw;
+                // From one valid repetition there is no spread and no
+                // interval: none is written rather than a zero that would
+                // claim certainty.
+                if (t.size() >= 2) {
+                    a["spread"] = med != 0 ? mad(t) / med : 0.0;
+                    // 95 % confidence interval of the mean real_time (Student's t).
+                    const double hw = ci95_half_width(t);
+                    a["ci95_low"] = mn - hw;
+                    a["ci95_high"] = mn + hw;
+                }
             }
             aggs.push_back(std::move(a));
         }
@@ -461,9 +484,15 @@ json run_suites(const run_options& o, json& context) {
     const auto floor_pairs = ordered_pairs(o.cores);
     const auto queue_pairs = representative_pairs(o.cores);
     std::map<pair_t, std::vector<double>> floors;  // every floor p50 measured, per pair
-    auto floor_on = [&](pair_t p) {
+    // `adjacent`: measured next to a queue, to divide it (a failure then
+    // leaves that entry without a ratio, which the context says; the floor
+    // suite's own failures are invalid entries, listed like any other).
+    auto floor_on = [&](pair_t p, bool adjacent) {
         latency_result r = measure_floor(p.first, p.second, lp);
         if (r.ok) floors[p].push_back(r.p50);
+        else if (adjacent)
+            context["warnings"].push_back("a floor on pair " + pair_name(p) + " failed (" + r.error +
+                                          "): the entry measured next to it has floor_ratio null");
         return r;
     };
 
@@ -479,7 +508,7 @@ json run_suites(const run_options& o, json& context) {
         for (pair_t p : floor_pairs)
             configs.push_back({"floor " + pair_name(p), [&, p](unsigned rep) {
                                    json e = base_entry("floor", nullptr, p, rep, o.reps);
-                                   put_latency(e, floor_on(p));
+                                   put_latency(e, floor_on(p, false));
                                    return e;
                                }});
 
@@ -487,7 +516,7 @@ json run_suites(const run_options& o, json& context) {
         for (pair_t p : queue_pairs)
             for (const auto& qn : o.queues)
                 configs.push_back({"pingpong " + qn + " " + pair_name(p), [&, p, qn](unsigned rep) {
-                                       const latency_result f = floor_on(p);  // the adjacent floor
+                                       const latency_result f = floor_on(p, true);  // the adjacent floor
                                        latency_result r;
                                        all_queues::with(qn, [&]<class K>() { r = measure_pingpong<K>(p.first, p.second, lp); });
                                        json e = base_entry("pingpong", qn, p, rep, o.reps);
@@ -503,7 +532,7 @@ json run_suites(const run_options& o, json& context) {
                                        [&, p, qn, pol](unsigned rep) {
                                            // Floor, raw queue round trip, submit_to round trip:
                                            // adjacent, on the same pair.
-                                           const latency_result f = floor_on(p);
+                                           const latency_result f = floor_on(p, true);
                                            latency_result raw, sub;
                                            all_queues::with(qn, [&]<class K>() {
                                                raw = measure_pingpong<K>(p.first, p.second, lp);
@@ -607,7 +636,7 @@ json run_suites(const run_options& o, json& context) {
                         configs.push_back({"mesh " + qn + " n=" + std::to_string(n) + " " + to_string(v.state) + " " +
                                                std::string(rt::to_string(v.poll)) + " window=" + std::to_string(w),
                                            [&, n, qn, v, w](unsigned rep) {
-                                               return mesh_entry(o, n, qn, v.state, v.poll, w, rep);
+                                               return mesh_entry(o, n, qn, v.state, v.poll, w, rep, overhead);
                                            }});
     }
 
@@ -664,15 +693,20 @@ json run_suites(const run_options& o, json& context) {
 
     // Drift of the floor over the run: the largest (max - min) / median of
     // any pair's floor measurements.
-    double drift = -1;
+    // Its spread, as DESIGN.md asks of every figure: the largest MAD / median.
+    double drift = -1, spread = -1;
     for (const auto& [p, v] : floors) {
         if (v.size() < 2) continue;
         const double m = median(v);
         const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
-        if (m > 0) drift = std::max(drift, (*hi - *lo) / m);
+        if (m > 0) {
+            drift = std::max(drift, (*hi - *lo) / m);
+            spread = std::max(spread, mad(v) / m);
+        }
     }
     if (drift >= 0) {
         context["floor_drift"] = drift;
+        context["floor_spread"] = spread;
         if (drift > 0.20)
             context["warnings"].push_back("the floor drifted by " + std::to_string(static_cast<int>(drift * 100)) +
                                           " % during the run: absolute times moved; ratios to adjacent floors still hold");

@@ -69,6 +69,7 @@ def context(reps=5, suites=("floor", "pingpong"), **overrides):
         "reps": reps,
         "quick": False,
         "floor_drift": 0.04,
+        "floor_spread": 0.0125,
     }
     ctx.update(overrides)
     return ctx

@@ -79,6 +79,8 @@ class ReportTest(unittest.TestCase):
             self.assertIn(text, page)
             self.assertIn(text, summary)
         self.assertIn("floor drift | 4.0 %", summary)
+        self.assertIn("spread 1.2 % (MAD / median)", summary)  # the fixture's 0.0125, shown once
+        self.assertNotIn("floor_spread", summary)
         self.assertIn("cache_line_bytes | 128", summary)
         # Context first: before any figure.
         self.assertLess(page.index(ctx["cpu"]["model"]), page.index("<figure>"))
