@@ -181,6 +181,28 @@ TEST(load, message_counts_follow_the_rate_within_bounds) {
     EXPECT_GE(load_config(100, 0.1, 1024, 20, false).timeout, std::chrono::milliseconds(2 * 10 * 1000));
 }
 
+// The round trips' percentiles are exact nearest-rank values (the histogram
+// would give bucket midpoints: 16 ns wide around 550 ns).
+TEST(stats, exact_samples_give_nearest_rank_quantiles) {
+    exact_samples s(1000);
+    histogram h;
+    for (std::uint64_t i = 0; i < 1000; ++i) {
+        const std::uint64_t v = 1000 + (i * 7919) % 1000;  // 1000..1999, shuffled
+        s.record(v);
+        h.record(v);
+    }
+    EXPECT_EQ(s.count(), 1000u);
+    EXPECT_EQ(s.quantile(0.5), 1499.0);   // the 500th smallest
+    EXPECT_EQ(s.quantile(0.9), 1899.0);   // the 900th
+    EXPECT_EQ(s.quantile(0.999), 1998.0); // the 999th
+    EXPECT_EQ(s.quantile(0.0), 1000.0);   // rank at least 1
+    EXPECT_EQ(s.max(), 1999u);
+    EXPECT_NE(h.quantile(0.5), 1499.0);   // what the histogram gives instead: its bucket's midpoint
+    s.record(0);  // recording after a quantile re-sorts
+    EXPECT_EQ(s.quantile(0.0), 0.0);
+    EXPECT_EQ(exact_samples{}.quantile(0.5), 0.0);
+}
+
 // The suite's sweep on lamport: every fraction of the stream rate (the
 // reference the issue names), then of measure_load_capacity's rate. Prints
 // the figures (so a person sees latency rise towards 100 %); asserts only
