@@ -133,13 +133,26 @@ PY
 then echo "ok: run --suite mesh --window 4,16,128"; passes=$((passes + 1)); else echo "FAIL: run --suite mesh --window"; fails=$((fails + 1)); fi
 rm -f "$work/w.json"
 
+# interrupt_when_ready PID: SIGINT once PID catches it (its handler is set
+# after the arguments are checked; before that SIGINT would simply kill it,
+# which is not what these tests are about), and a second more of work.
+interrupt_when_ready() {
+    local pid=$1 mask
+    for _ in $(seq 300); do
+        mask=$(awk '/^SigCgt:/ {print $2}' "/proc/$pid/status" 2>/dev/null) || break
+        [[ -n $mask ]] && (( (16#$mask >> 1) & 1 )) && break
+        sleep 0.1
+    done
+    sleep 1
+    kill -INT "$pid"
+}
+
 # An interrupted run leaves an earlier --out as it was and writes what it
 # measured beside it, marked interrupted, with the shell's status for SIGINT.
 echo '{"earlier": true}' > "$work/kept.json"
 "$qmesh" run --suite load --quick --cores "$two" --out "$work/kept.json" > /dev/null 2> "$work/stderr" &
 pid=$!
-sleep 3
-kill -INT $pid
+interrupt_when_ready $pid
 wait $pid; rc=$?
 if [[ $rc -eq 130 && $(cat "$work/kept.json") == '{"earlier": true}' ]] && grep -q 'left as it was' "$work/stderr" \
     && /usr/bin/python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["context"]["interrupted"] is True' \
@@ -162,7 +175,7 @@ fi
 rm -rf "$work/results"
 
 # verify: an interrupt is not a verdict: no FAILED, the shell's status.
-out=$("$qmesh" verify --queue mutex --seconds 20 --seed 3 & pid=$!; sleep 2; kill -INT $pid; wait $pid; echo "rc=$?")
+out=$("$qmesh" verify --queue mutex --seconds 20 --seed 3 & pid=$!; interrupt_when_ready $pid; wait $pid; echo "rc=$?")
 if grep -q 'interrupted' <<<"$out" && ! grep -q 'FAILED' <<<"$out" && grep -q 'rc=130' <<<"$out"; then
     echo "ok: verify interrupted"; passes=$((passes + 1))
 else
