@@ -139,8 +139,12 @@ bool write_atomically(const std::string& path, const json& doc, bool replace) {
     const fs::path p(path);
     const fs::path tmp = p.parent_path() / ("." + p.filename().string() + ".tmp." + std::to_string(::getpid()));
     const std::string text = doc.dump(2) + "\n";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) throw std::runtime_error("cannot create " + tmp.string());
+    // A temporary left by a process killed mid-write (with this pid, reused)
+    // may be a second name of an earlier result: unlink it, never write
+    // through it (O_EXCL).
+    ::unlink(tmp.c_str());
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) throw std::runtime_error("cannot create " + tmp.string() + ": " + std::strerror(errno));
     std::size_t off = 0;
     while (off < text.size()) {
         const ssize_t w = ::write(fd, text.data() + off, text.size() - off);
@@ -155,32 +159,42 @@ bool write_atomically(const std::string& path, const json& doc, bool replace) {
         ::unlink(tmp.c_str());
         throw std::runtime_error("cannot flush " + tmp.string());
     }
+    // From here the complete result is on disk: a failure keeps it and names it.
+    auto keep = [&](int err) {
+        return std::runtime_error("cannot create " + path + " (" + std::strerror(err) + "); the result is in " +
+                                  tmp.string());
+    };
     if (replace) {
-        if (::rename(tmp.c_str(), p.c_str()) != 0) {
-            ::unlink(tmp.c_str());
-            throw std::runtime_error("cannot rename " + tmp.string() + " to " + path);
-        }
+        if (::rename(tmp.c_str(), p.c_str()) != 0) throw keep(errno);
         return true;
     }
-    // A hard link fails if the name is taken, atomically: no window in which
-    // a file that appeared after a check would be overwritten.
-    bool made = ::link(tmp.c_str(), p.c_str()) == 0;
-    int err = made ? 0 : errno;
-    if (err == EPERM || err == EOPNOTSUPP) {
-        // A file system without hard links: check, then rename (a file made
-        // in between would be replaced; nothing better is portable).
-        std::error_code ec;
-        if (std::filesystem::exists(p, ec)) {
-            err = EEXIST;
-        } else {
-            made = ::rename(tmp.c_str(), p.c_str()) == 0;
-            err = made ? 0 : errno;
+    // Never replace: renameat2's RENAME_NOREPLACE, atomic; where the file
+    // system lacks it, a hard link (which fails if the name is taken), then
+    // the temporary's removal; where it lacks links too, check then rename
+    // (a file made in between would be replaced; nothing better is portable).
+    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, p.c_str(), RENAME_NOREPLACE) == 0) return true;
+    int err = errno;
+    if (err == EINVAL || err == ENOSYS || err == EOPNOTSUPP) {
+        if (::link(tmp.c_str(), p.c_str()) == 0) {
+            ::unlink(tmp.c_str());
+            return true;
+        }
+        err = errno;
+        if (err == EPERM || err == EOPNOTSUPP || err == ENOSYS) {
+            std::error_code ec;
+            if (!std::filesystem::exists(p, ec)) {
+                if (::rename(tmp.c_str(), p.c_str()) == 0) return true;
+                err = errno;
+            } else {
+                err = EEXIST;
+            }
         }
     }
-    ::unlink(tmp.c_str());  // after a link: the extra name; after a rename: nothing
-    if (made) return true;
-    if (err == EEXIST) return false;
-    throw std::runtime_error("cannot create " + path + ": " + std::strerror(err));
+    if (err == EEXIST) {
+        ::unlink(tmp.c_str());
+        return false;
+    }
+    throw keep(err);
 }
 
 std::string write_result(const run_options& o, const json& doc, bool interrupted) {

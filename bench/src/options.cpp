@@ -72,7 +72,7 @@ void check_writable(std::string& path) {
     std::error_code ec;
     if (fs::is_symlink(fs::symlink_status(p, ec))) {
         const fs::path target = fs::canonical(p, ec);
-        if (ec) throw usage_error("output path '" + path + "' is a symbolic link to nothing");
+        if (ec) throw usage_error("cannot follow the symbolic link '" + path + "': " + ec.message());
         path = target.string();
         p = target;
     }
@@ -143,6 +143,7 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
             o.out = value();
             if (o.out.empty()) throw usage_error("--out needs a file name");
             o.out_given = true;
+            o.out_shown = o.out;
         } else {
             throw usage_error("unknown option '" + a + "' for run (see qmesh --help)");
         }

@@ -23,12 +23,19 @@ double timer_overhead_ns() {
 }
 
 namespace {
-volatile std::sig_atomic_t g_interrupted = 0;  // the signal, 0 if none
-extern "C" void on_signal(int sig) { g_interrupted = sig; }
+// The signal, 0 if none. An atomic, not a volatile sig_atomic_t: the
+// watchdog threads read it while the handler writes it on another thread
+// (lock-free, so safe in a handler). Relaxed: a request to stop, no data.
+std::atomic<int> g_interrupted{0};
+static_assert(std::atomic<int>::is_always_lock_free, "a signal handler may only touch lock-free atomics");
+extern "C" void on_signal(int sig) { g_interrupted.store(sig, std::memory_order_relaxed); }
 }  // namespace
 
-bool interrupted() noexcept { return g_interrupted != 0; }
-int interrupted_exit_status() noexcept { return 128 + (g_interrupted != 0 ? static_cast<int>(g_interrupted) : SIGINT); }
+bool interrupted() noexcept { return g_interrupted.load(std::memory_order_relaxed) != 0; }
+int interrupted_exit_status() noexcept {
+    const int sig = g_interrupted.load(std::memory_order_relaxed);
+    return 128 + (sig != 0 ? sig : SIGINT);
+}
 
 struct watchdog::impl {
     std::mutex mu;

@@ -33,6 +33,7 @@ struct run_options {
     std::vector<unsigned> windows{default_mesh_window};
     std::string out;         // path of the result file (a symbolic link given: where it points)
     bool out_given = false;  // --out named it (else a generated name under results/)
+    std::string out_shown;   // --out as given (a link's name, not its target), for messages
     std::string command_line;
 };
 

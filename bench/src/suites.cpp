@@ -490,7 +490,7 @@ json run_suites(const run_options& o, json& context) {
     auto floor_on = [&](pair_t p, bool adjacent) {
         latency_result r = measure_floor(p.first, p.second, lp);
         if (r.ok) floors[p].push_back(r.p50);
-        else if (adjacent)
+        else if (adjacent && !interrupted())  // an interrupted entry is dropped: no warning about it
             context["warnings"].push_back("a floor on pair " + pair_name(p) + " failed (" + r.error +
                                           "): the entry measured next to it has floor_ratio null");
         return r;

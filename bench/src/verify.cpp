@@ -1,11 +1,11 @@
 #include "verify.hpp"
 
 #include <atomic>
-#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <limits>
+#include <set>
 #include <random>
 #include <thread>
 
@@ -31,23 +31,21 @@ int cmd_verify(const std::vector<std::string>& args) {
     std::string name;
     double seconds = 2;
     std::uint64_t seed = std::random_device{}();
+    std::set<std::string> given;  // each option once, as for run
     for (std::size_t i = 0; i < args.size(); ++i) {
         auto value = [&]() -> const std::string& {
             if (i + 1 >= args.size()) throw usage_error("option " + args[i] + " needs a value");
             return args[++i];
         };
+        if (args[i].rfind("--", 0) == 0 && !given.insert(args[i]).second)
+            throw usage_error("option " + args[i] + " is given twice");
         if (args[i] == "--queue") {
             name = value();
         } else if (args[i] == "--seconds") {
             const std::string& s = value();
-            std::size_t used = 0;
-            try {
-                // stod would skip leading blanks and take a sign: neither is a number of seconds here.
-                if (!s.empty() && (std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '.')) seconds = std::stod(s, &used);
-            } catch (...) {
-                used = 0;
-            }
-            if (used == 0 || used != s.size() || !(seconds > 0) || seconds > 86400)
+            // from_chars reads plain decimal only: no blanks, no sign, no hexadecimal (stod took all three).
+            const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), seconds, std::chars_format::fixed);
+            if (s.empty() || ec != std::errc{} || p != s.data() + s.size() || !(seconds > 0) || seconds > 86400)
                 throw usage_error("--seconds must be a positive number of seconds, not '" + s + "'");
         } else if (args[i] == "--seed") {
             const std::string& s = value();

@@ -64,6 +64,8 @@ expect_usage_error verify --queue lamport --bogus
 expect_usage_error verify --queue lamport --seed " -1"
 expect_usage_error verify --queue lamport --seed +5
 expect_usage_error verify --queue lamport --seconds " 0.2"
+expect_usage_error verify --queue lamport --seconds 0x10
+expect_usage_error verify --queue lamport --seed 1 --seed 2
 # Each option once: a second --cores used to add to the first, past the duplicate check.
 expect_usage_error run --suite floor --cores 0,1 --cores 1,0 --out "$work/a.json"
 expect_usage_error run --suite floor --suites mesh --out "$work/a.json"
