@@ -426,8 +426,11 @@ void add_aggregates(json& benchmarks) {
                         m = static_cast<std::uint64_t>(std::llround(m.get<double>()));
                     a[f] = m;
                 }
-                // The figures quoted as ratios and rates carry their own spread.
-                for (const char* f : {"floor_ratio", "raw_ratio", "msgs_per_s"}) {
+                // Every median'd figure carries its own spread (DESIGN.md: "the
+                // spread of every figure"), byte counts aside, which do not vary.
+                for (const char* f : {"p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "floor_p50_ns", "floor_ratio",
+                                      "raw_p50_ns", "raw_ratio", "msgs_per_s", "poll_ns", "offered_msgs_per_s",
+                                      "stream_msgs_per_s"}) {
                     const json s = field_spread(field_values(f));
                     if (!s.is_null()) a[std::string(f) + "_spread"] = s;
                 }

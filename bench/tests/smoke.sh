@@ -29,6 +29,31 @@ for b in doc["benchmarks"]:
         assert 0 < polls <= b["received"], f"batch histogram does not fit the messages: {b['name']}"
     if b["suite"] == "pollscale" and b["run_type"] == "iteration":
         assert b["poll_ns"] > 0 and b["pair_bytes"] > 0, f"pollscale measured nothing: {b['name']}"
+# Each median entry's FIELD_spread is MAD / median of FIELD over its valid repetitions,
+# recomputed here from the iteration entries; and there is one for every varying field.
+def median(v):
+    v = sorted(v)
+    m = len(v) // 2
+    return v[m] if len(v) % 2 else (v[m - 1] + v[m]) / 2
+iterations = {}
+for b in doc["benchmarks"]:
+    if b["run_type"] == "iteration" and b["valid"]:
+        iterations.setdefault(b["run_name"], []).append(b)
+checked = 0
+for b in doc["benchmarks"]:
+    if b.get("aggregate_name") != "median":
+        continue
+    for field in ("p50_ns", "floor_ratio", "raw_ratio", "msgs_per_s", "poll_ns"):
+        values = [i[field] for i in iterations.get(b["run_name"], []) if isinstance(i.get(field), (int, float))]
+        if len(values) < 2 or median(values) == 0:
+            assert field + "_spread" not in b, f"{b['name']}: {field}_spread from {len(values)} value(s)"
+            continue
+        m = median(values)
+        want = median([abs(x - m) for x in values]) / m
+        got = b[field + "_spread"]
+        assert abs(got - want) <= 1e-9 * max(1.0, want), f"{b['name']}: {field}_spread {got}, recomputed {want}"
+        checked += 1
+assert checked > 0, "no spread was checked"
 bad = [b["name"] for b in doc["benchmarks"] if not b["valid"]]
 assert not bad, f"invalid: {bad}"
 print(f"smoke: {len(doc['benchmarks'])} entries, {len(ran)} queues, all valid")
