@@ -131,6 +131,10 @@ for name, w in want.items():
     e = its[name]
     assert e["batch"] == w and e["valid"] and e["capacity"] >= w, e
     assert e["sent"] == e["received"] == e["completed"] > 0, e
+# One repetition: no spread and no interval claimed (there was a 0 and a zero-width one).
+for e in d["benchmarks"]:
+    if e.get("aggregate_name") == "median":
+        assert not any(k == "spread" or k.endswith("_spread") or k.startswith("ci95") for k in e), e
 PY
 then echo "ok: run --suite mesh --window 4,16,128"; passes=$((passes + 1)); else echo "FAIL: run --suite mesh --window"; fails=$((fails + 1)); fi
 rm -f "$work/w.json"
