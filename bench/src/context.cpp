@@ -199,15 +199,15 @@ bool write_atomically(const std::string& path, const json& doc, bool replace) {
 
 std::string write_result(const run_options& o, const json& doc, bool interrupted) {
     namespace fs = std::filesystem;
-    if (o.out_given && !interrupted) {
+    if (o.out_given() && !interrupted) {
         write_atomically(o.out, doc);
         return o.out;
     }
     if (write_atomically(o.out, doc, /*replace=*/false)) return o.out;
     const fs::path p(o.out);
     const std::string ext = p.extension().string();
-    const std::string stem = (p.parent_path() / p.stem()).string() + (o.out_given ? ".interrupted" : "");
-    for (unsigned k = o.out_given ? 1 : 2; k < 10000; ++k) {
+    const std::string stem = (p.parent_path() / p.stem()).string() + (o.out_given() ? ".interrupted" : "");
+    for (unsigned k = o.out_given() ? 1 : 2; k < 10000; ++k) {
         const std::string name = stem + (k > 1 ? "-" + std::to_string(k) : "") + ext;
         if (write_atomically(name, doc, /*replace=*/false)) return name;
     }

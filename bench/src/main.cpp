@@ -125,23 +125,22 @@ int cmd_run(const std::vector<std::string>& args, const std::string& command_lin
     install_interrupt_handler();
     json context = make_context(o, timer_overhead_ns());
     json benchmarks = run_suites(o, context);
-    json doc;
-    doc["context"] = context;
-    doc["benchmarks"] = benchmarks;
     // An interrupt after the last measurement still counts: --out is left
     // alone and the status says so, as the README promises.
     if (interrupted() && !context["interrupted"].get<bool>()) {
         context["interrupted"] = true;
         context["warnings"].push_back("the run was interrupted after its last measurement");
-        doc["context"] = context;
     }
+    json doc;
+    doc["context"] = context;
+    doc["benchmarks"] = benchmarks;
     const bool cut_short = context["interrupted"].get<bool>();
     const std::string written = write_result(o, doc, cut_short);
-    if (written != o.out && o.out_given)
+    if (written != o.out && o.out_given())
         std::fprintf(stderr, "qmesh: interrupted: %s is left as it was; what was measured went to %s\n",
                      o.out_shown.c_str(), written.c_str());
     // The path as the user gave it (a symbolic link's name, where it is one).
-    std::printf("%s\n", (o.out_given && written == o.out ? o.out_shown : written).c_str());
+    std::printf("%s\n", (o.out_given() && written == o.out ? o.out_shown : written).c_str());
     if (cut_short) return interrupted_exit_status();
     for (const auto& e : benchmarks)
         if (!e["valid"].get<bool>()) return 1;

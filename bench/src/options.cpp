@@ -142,7 +142,6 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
         } else if (a == "--out") {
             o.out = value();
             if (o.out.empty()) throw usage_error("--out needs a file name");
-            o.out_given = true;
             o.out_shown = o.out;
         } else {
             throw usage_error("unknown option '" + a + "' for run (see qmesh --help)");

@@ -32,9 +32,11 @@ struct run_options {
     // per value (the first is the default; entries say it as "batch").
     std::vector<unsigned> windows{default_mesh_window};
     std::string out;         // path of the result file (a symbolic link given: where it points)
-    bool out_given = false;  // --out named it (else a generated name under results/)
-    std::string out_shown;   // --out as given (a link's name, not its target), for messages
+    std::string out_shown;   // --out as given (a link's name, not its target); empty without --out
     std::string command_line;
+
+    // --out named the file (else a generated name under results/).
+    bool out_given() const noexcept { return !out_shown.empty(); }
 };
 
 // The suites `qmesh run` knows, in the order they run.

@@ -381,17 +381,6 @@ void add_aggregates(json& benchmarks) {
                 if ((*e)["valid"].get<bool>() && e->contains(f) && (*e)[f].is_number()) v.push_back((*e)[f].get<double>());
             return v;
         };
-        auto field_median = [&](const char* f) -> json {
-            const std::vector<double> v = field_values(f);
-            return v.empty() ? json(nullptr) : json(median(v));
-        };
-        // MAD / median of a field over the valid repetitions; none from
-        // fewer than two (one value says nothing of its spread).
-        auto field_spread = [&](const std::vector<double>& v) -> json {
-            if (v.size() < 2) return nullptr;
-            const double m = median(v);
-            return m != 0 ? json(mad(v) / m) : json(nullptr);
-        };
         const double med = median(t), mn = mean(t), sd = stddev(t);
         const std::pair<const char*, double> stats[] = {
             {"mean", mn}, {"median", med}, {"stddev", sd}, {"cv", mn != 0 ? sd / mn : 0},
@@ -419,20 +408,20 @@ void add_aggregates(json& benchmarks) {
                 for (const char* f : {"p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "floor_p50_ns", "floor_ratio",
                                       "raw_p50_ns", "raw_ratio", "msgs_per_s", "poll_ns", "pair_bytes", "bell_bytes",
                                       "offered_msgs_per_s", "stream_msgs_per_s"}) {
-                    json m = field_median(f);
-                    if (m.is_null()) continue;
-                    // Byte counts stay whole numbers (a median of two may end in .5).
-                    if (std::string(f) == "pair_bytes" || std::string(f) == "bell_bytes")
-                        m = static_cast<std::uint64_t>(std::llround(m.get<double>()));
+                    const std::vector<double> v = field_values(f);
+                    if (v.empty()) continue;
+                    const double m = median(v);
+                    // Byte counts stay whole numbers (a median of two may end
+                    // in .5), and do not vary: no spread.
+                    if (std::string(f) == "pair_bytes" || std::string(f) == "bell_bytes") {
+                        a[f] = static_cast<std::uint64_t>(std::llround(m));
+                        continue;
+                    }
                     a[f] = m;
-                }
-                // Every median'd figure carries its own spread (DESIGN.md: "the
-                // spread of every figure"), byte counts aside, which do not vary.
-                for (const char* f : {"p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "floor_p50_ns", "floor_ratio",
-                                      "raw_p50_ns", "raw_ratio", "msgs_per_s", "poll_ns", "offered_msgs_per_s",
-                                      "stream_msgs_per_s"}) {
-                    const json s = field_spread(field_values(f));
-                    if (!s.is_null()) a[std::string(f) + "_spread"] = s;
+                    // Every other figure carries its own spread (DESIGN.md: "the
+                    // spread of every figure"): MAD / median over the valid
+                    // repetitions, none from fewer than two.
+                    if (v.size() >= 2 && m != 0) a[std::string(f) + "_spread"] = mad(v) / m;
                 }
                 // Batch sizes: summed over the valid repetitions.
                 if (first.contains("batch_hist")) {
