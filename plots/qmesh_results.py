@@ -332,11 +332,24 @@ def parse(text: str, path: str) -> Any:
     """Strict JSON: no NaN/Infinity, no duplicate keys, no out-of-range numbers."""
     if not text.strip():
         raise ParseError(path, "empty file, expected a JSON object")
+    # The decoder cannot say where a number stands, so an out-of-range one is decoded as a
+    # marker and found by a walk of the document afterwards; the walk costs most of a parse,
+    # so it is taken only when the decoder met such a number.
+    out_of_range = []
+
+    def noting(convert):
+        def hook(text):
+            value = convert(text)
+            if isinstance(value, _OutOfRange):
+                out_of_range.append(value)
+            return value
+        return hook
+
     try:
         doc = json.loads(text, object_pairs_hook=_no_duplicate_keys,
-                         parse_constant=_reject_constant, parse_float=_finite_float,
-                         parse_int=_float_sized_int)
-        for where, value in _leaves(doc, []):
+                         parse_constant=_reject_constant, parse_float=noting(_finite_float),
+                         parse_int=noting(_float_sized_int))
+        for where, value in _leaves(doc, []) if out_of_range else ():
             if isinstance(value, _OutOfRange):
                 number = value.text if len(value.text) <= 40 else \
                     f"{value.text[:20]}... ({len(value.text)} characters)"
