@@ -6,7 +6,9 @@
 // them and the command that replays the configuration sequence.
 #include <random>
 
+#include "measure.hpp"
 #include "mutants.hpp"
+#include "qmesh/queues/lamport_ring.hpp"
 #include "qmesh/runtime/topology.hpp"
 #include "stream_measure.hpp"
 #include "test_support.hpp"
@@ -53,11 +55,38 @@ TEST(queue_concurrent_mutants, each_defect_is_caught) {
     EXPECT_NE(stalled.violation.find("arrived"), std::string::npos) << stalled.violation;
 }
 
+// Fault injection for the benchmarks' own checks (not a design mutant: it
+// copies no queue, it wraps one): Lamport's ring whose 100th pop hands back
+// a value one higher than the one it took, as a torn or misdirected slot
+// read would.
+template <class T>
+class corrupting_ring : public lamport_ring<T> {
+public:
+    using lamport_ring<T>::lamport_ring;
+    [[nodiscard]] bool try_pop(T& out) noexcept {
+        if (!lamport_ring<T>::try_pop(out)) return false;
+        if (++pops_ == 100) out = out + 1;
+        return true;
+    }
+
+private:
+    std::uint64_t pops_ = 0;  // consumer-private
+};
+struct corrupting_kind {
+    static constexpr queue_traits traits = [] {
+        queue_traits t = lamport_kind::traits;
+        t.name = "corrupting";
+        return t;
+    }();
+    template <class T>
+    using type = corrupting_ring<T>;
+};
+
 // The benchmarks check what they carry too, and say what they found: the
 // side that finds a wrong message stops its partner. (Before, the partner
 // waited for the watchdog, and its "timed out" replaced the real error.)
-// Pingpong shares the mechanism, but with one message in flight a dropped
-// one is a stall there, not a wrong value, so stream shows it.
+// Stream shows it with a dropped value; pingpong, where one message in
+// flight makes a dropped value a stall, with a corrupted one.
 TEST(queue_concurrent_mutants, a_benchmark_reports_the_wrong_message_it_found) {
     const auto& av = rt::topology::instance().available();
     if (av.size() < 2) GTEST_SKIP() << "needs two available PUs";
@@ -68,6 +97,14 @@ TEST(queue_concurrent_mutants, a_benchmark_reports_the_wrong_message_it_found) {
     const auto st = bench::measure_stream<dropping, 16>(av[0], av[1], sp);
     EXPECT_FALSE(st.ok);
     EXPECT_NE(st.error.find("arrived as"), std::string::npos) << st.error;
+
+    bench::latency_params lp;
+    lp.warmup = 10;
+    lp.samples = 1000;
+    lp.capacity = 4;
+    const auto pp = bench::measure_pingpong<corrupting_kind>(av[0], av[1], lp);
+    EXPECT_FALSE(pp.ok);
+    EXPECT_NE(pp.error.find("returned"), std::string::npos) << pp.error;
 }
 
 }  // namespace
