@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "qmesh/queues/inbox_ring.hpp"
 #include "qmesh/runtime/smp.hpp"
 #include "qmesh/runtime/topology.hpp"
 #include "mutants.hpp"
@@ -351,6 +352,41 @@ TEST(smp, numa_report_accounts_for_every_queue) {
             EXPECT_EQ(r.on_intended, r.queues);
         }
     }
+}
+
+// The locked inbox baseline is the mailbox design: one queue per core, which
+// carries the replies to that core's requests as well as the requests for
+// it. Core 0 only submits and core 1 only serves, so every reply reaches
+// core 0 through its inbox, and every request reaches core 1 through its.
+// (Seen to fail on the earlier hybrid, whose replies came back on a locked
+// return queue per pair: four queues, and no poll of core 0's inbox found
+// anything.)
+TEST(smp, the_inbox_baseline_is_one_queue_per_core_for_requests_and_replies) {
+    rt::smp<inbox_ring_kind> mesh(two_cores(8, 8));
+    const std::uint64_t k = scaled(2000);
+    mesh.run([&]() -> rt::future<> {
+        for (std::uint64_t i = 0; i < k; ++i) co_await mesh.submit_to(1, [] {});
+    });
+    EXPECT_EQ(mesh.numa().queues, 2u);
+    EXPECT_EQ(mesh.counters(0, 1).completed, k);
+    // Every poll of an inbox is booked on (core, core): each of the k
+    // messages was taken by a non-empty poll of the inbox it names.
+    for (unsigned c = 0; c < 2; ++c) {
+        const auto& b = mesh.counters(c, c).batches;
+        std::uint64_t lo = 0, hi = 0;
+        for (std::size_t i = 0; i < rt::batch_buckets; ++i) {
+            lo += b[i] << i;
+            hi += i + 1 < rt::batch_buckets ? b[i] * ((std::uint64_t{2} << i) - 1) : b[i] * 1'000'000;
+        }
+        EXPECT_LE(lo, k) << "core " << c;
+        EXPECT_GE(hi, k) << "core " << c;
+    }
+    // An inbox's share per pair holds that pair's requests and its replies.
+    rt::smp_config cfg;
+    cfg.queue_capacity = 1000;
+    const auto r = rt::smp<inbox_ring_kind>::measure_idle_poll(4, cfg, 10);
+    EXPECT_GE(r.pair_bytes, 2 * 1000 * sizeof(void*));
+    EXPECT_LT(r.pair_bytes, 4 * 1000 * sizeof(void*) + 4096);
 }
 
 // A request's first line is all that crosses to the target: for a function

@@ -2,12 +2,13 @@
 // all senders to one receiving core.
 //
 // The classic alternative to a mesh of SPSC queues: each core owns one inbox,
-// a bounded ring behind a std::mutex, and every other core pushes into it.
-// N inboxes instead of N×(N−1) queues, and the receiver polls one place
-// instead of N−1; the price is that all senders to a core contend for one
-// lock and one line. The kind says `shared_inbox = true`, and the mesh then
-// builds one inbox per receiving core and hands it to all N−1 senders,
-// instead of one queue per ordered pair.
+// a bounded ring behind a std::mutex, and every other core pushes into it:
+// requests for the core, and replies to the core's own requests. N inboxes
+// instead of 2·N×(N−1) queues, and a core polls one place instead of
+// 2(N−1); the price is that everything sent to a core contends for one lock
+// and one line. The kind says `shared_inbox = true`, and the mesh then
+// builds one inbox per core and hands it to all N−1 other cores, instead of
+// a request and a return queue per ordered pair.
 //
 // On its own it is simply an MPSC mutex ring. The receiver may take many
 // elements under one lock acquisition with try_pop_bulk, which is how an

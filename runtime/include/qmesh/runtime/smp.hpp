@@ -13,10 +13,14 @@
 //
 // Every ordered pair of distinct cores has its own request queue and its own
 // return queue, each with exactly one producer and one consumer thread, so any
-// registered queue works (a queue kind that declares `shared_inbox` instead
-// gets one request queue per target core, shared by all senders: the locked
-// inbox baseline). The mesh is a template over the queue kind: every push and
-// pop is a direct, inlinable call; there is no virtual call on the queue.
+// registered queue works. A queue kind that declares `shared_inbox` instead
+// gets the classic mailbox design, the locked inbox baseline: one queue per
+// core, its inbox, shared by all other cores, which carries both the requests
+// for that core and the replies to its own requests (an item is a request on
+// the core it names as `to`, a reply on the one it names as `from`). N
+// queues, one place to poll. The mesh is a template over the queue kind:
+// every push and pop is a direct, inlinable call; there is no virtual call on
+// the queue.
 //
 // Flow control: at most `max_inflight` requests per ordered pair are in
 // flight (pushed, and not yet completed on the origin). A submission beyond
@@ -578,18 +582,19 @@ public:
     }
 
     // Heap bytes of one ordered pair's request and return queue (a shared
-    // inbox: one return queue and one sender's share of the inbox), measured
-    // over 64 pairs so that allocator caches do not hide any.
+    // inbox: one pair's share of an inbox, room for its requests and its
+    // replies), measured over 64 pairs so that allocator caches do not hide
+    // any.
     static std::size_t pair_footprint(std::size_t capacity) {
         constexpr std::size_t pairs = 64;
         std::vector<std::unique_ptr<queue_type>> qs;
         qs.reserve(2 * pairs);
         const std::size_t before = detail::heap_bytes_in_use();
-        for (std::size_t i = 0; i < pairs; ++i) {
+        for (std::size_t i = 0; i < pairs && !shared_inbox; ++i) {
             qs.push_back(std::make_unique<queue_type>(capacity));
-            if (!shared_inbox) qs.push_back(std::make_unique<queue_type>(capacity));
+            qs.push_back(std::make_unique<queue_type>(capacity));
         }
-        if (shared_inbox) qs.push_back(std::make_unique<queue_type>(capacity * pairs));
+        if (shared_inbox) qs.push_back(std::make_unique<queue_type>(inbox_capacity(capacity, pairs)));
         const std::size_t after = detail::heap_bytes_in_use();
         return after > before ? (after - before) / pairs : 0;
     }
@@ -622,11 +627,23 @@ private:
 
     std::size_t idx(unsigned from, unsigned to) const noexcept { return static_cast<std::size_t>(from) * n_ + to; }
     core_state& state(unsigned c) noexcept { return (*cores_)[c]; }
+    // Where from's requests to `to` go, and where the replies to them come
+    // back (a shared inbox: to's inbox, and from's).
     queue_type& req(unsigned from, unsigned to) noexcept {
         if constexpr (shared_inbox) return *req_[to];
         else return *req_[idx(from, to)];
     }
-    queue_type& rep(unsigned from, unsigned to) noexcept { return *rep_[idx(from, to)]; }
+    queue_type& rep(unsigned from, unsigned to) noexcept {
+        if constexpr (shared_inbox) return *req_[from];
+        else return *rep_[idx(from, to)];
+    }
+    // A core's inbox holds at most max_inflight requests from each of its
+    // `peers` and as many replies to its own requests to each: a request
+    // in flight is in one place at a time. So a reply always fits, as with
+    // a return queue per pair.
+    static std::size_t inbox_capacity(std::size_t capacity, std::size_t peers) noexcept {
+        return 2 * capacity * std::max<std::size_t>(peers, 1);
+    }
 
     template <class F>
     future<> invoke_on(F fn, bool include_self) {
@@ -759,26 +776,39 @@ private:
         return k;
     }
 
+    // On the origin: a reply has come back.
+    void complete_reply(core_state& cs, work_item* item) noexcept {
+        const unsigned s = item->to;
+        ++cs.out[s].completed;
+        --cs.inflight[s];
+        --cs.total_inflight;
+        if (item->t0 != 0) cs.latency.record(detail::clock_ns() - item->t0);
+        item->complete();  // may free the item
+    }
+
     // Takes up to poll_budget replies from `s`; true if it hit the budget.
     bool drain_replies(core_state& cs, unsigned me, unsigned s, bool& found) noexcept {
         auto& q = rep(me, s);
-        const std::size_t k = drain_queue(q, [&](work_item* item) {
-            ++cs.out[s].completed;
-            --cs.inflight[s];
-            --cs.total_inflight;
-            if (item->t0 != 0) cs.latency.record(detail::clock_ns() - item->t0);
-            item->complete();  // may free the item
-        });
+        const std::size_t k = drain_queue(q, [&](work_item* item) { complete_reply(cs, item); });
         if (k == 0) consumer_flush(q);
         found |= k != 0;
         if (!cs.waiting[s].empty()) admit_waiting(cs, s);
         return k == cfg_.poll_budget;
     }
-    // Takes up to poll_budget requests from source `s` (shared inbox: from
-    // anyone; booked on the pair (me, me)); true if it hit the budget.
+    // Takes up to poll_budget requests from source `s` (shared inbox: the
+    // inbox, requests from anyone and replies, booked on the pair (me, me));
+    // true if it hit the budget.
     bool drain_requests(core_state& cs, unsigned me, unsigned s, bool& found) noexcept {
         auto& q = shared_inbox ? req(0, me) : req(s, me);
         const std::size_t k = drain_queue(q, [&](work_item* item) {
+            if constexpr (shared_inbox) {
+                if (item->to != me) {  // a reply: this core is its origin
+                    const unsigned t = item->to;
+                    complete_reply(cs, item);
+                    if (!cs.waiting[t].empty()) admit_waiting(cs, t);
+                    return;
+                }
+            }
             ++cs.in[item->from].received;
             if (item->process()) push_reply(cs, item);
         });
@@ -825,16 +855,21 @@ private:
                 for (std::uint64_t m = bits; m != 0; m &= m - 1) {
                     const unsigned s = w * 64 + static_cast<unsigned>(std::countr_zero(m));
                     // Replies first: they free in-flight slots for waiting submissions.
-                    bool more = drain_replies(cs, me, s, found);
-                    if constexpr (!shared_inbox) more |= drain_requests(cs, me, s, found);
+                    bool more = false;
+                    if constexpr (!shared_inbox) {
+                        more |= drain_replies(cs, me, s, found);
+                        more |= drain_requests(cs, me, s, found);
+                    }
                     if (!more) bits &= ~(std::uint64_t{1} << (s % 64));
                 }
                 cs.pending[w] = bits;
                 if (bits == 0) cs.pending_words &= ~(1u << w);
             }
         } else {
-            for (unsigned s = 0; s < n_; ++s)
-                if (s != me) (void)drain_replies(cs, me, s, found);
+            if constexpr (!shared_inbox) {
+                for (unsigned s = 0; s < n_; ++s)
+                    if (s != me) (void)drain_replies(cs, me, s, found);
+            }
             if constexpr (shared_inbox) {
                 (void)drain_requests(cs, me, me, found);
             } else {
@@ -978,12 +1013,12 @@ private:
             ++cs.numa_checked;
             if (cfg_.placement == numa_placement::interleave ? got >= 0 : got == node) ++cs.numa_on_intended;
         };
-        for (unsigned s = 0; s < n_; ++s) {
+        for (unsigned s = 0; s < n_ && !shared_inbox; ++s) {
             if (s == me) continue;
-            if (!shared_inbox) make(req_[idx(s, me)], s, cfg_.queue_capacity);
+            make(req_[idx(s, me)], s, cfg_.queue_capacity);
             make(rep_[idx(me, s)], s, cfg_.queue_capacity);
         }
-        if (shared_inbox) make(req_[me], me, cfg_.queue_capacity * (n_ > 1 ? n_ - 1 : 1));
+        if (shared_inbox) make(req_[me], me, inbox_capacity(cfg_.queue_capacity, n_ - 1));
     }
 
     void prepare_states() {
