@@ -36,6 +36,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -98,6 +99,11 @@ public:
 private:
     static std::size_t checked(std::size_t capacity) {
         if (capacity == 0) throw std::invalid_argument("boost_mpmc: capacity must be at least 1");
+        // Boost sizes its pool of capacity + 1 nodes without an overflow check:
+        // SIZE_MAX wraps to 0, and every push fails while capacity() says
+        // SIZE_MAX.
+        if (capacity >= std::numeric_limits<std::size_t>::max() / sizeof(stored))
+            throw std::length_error("boost_mpmc: capacity too large");
         return capacity;
     }
 

@@ -21,6 +21,7 @@
 
 #include <boost/lockfree/spsc_queue.hpp>
 #include <cstddef>
+#include <limits>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -80,6 +81,10 @@ public:
 private:
     static std::size_t checked(std::size_t capacity) {
         if (capacity == 0) throw std::invalid_argument("boost_spsc: capacity must be at least 1");
+        // Boost sizes its ring of capacity + 1 slots without an overflow check:
+        // SIZE_MAX wraps to 0, and the first push never returns.
+        if (capacity >= std::numeric_limits<std::size_t>::max() / sizeof(stored))
+            throw std::length_error("boost_spsc: capacity too large");
         return capacity;
     }
 

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <limits>
 #include <stdexcept>
 #include <type_traits>
 
@@ -28,9 +29,8 @@ class lamport_ring {
 public:
     using value_type = T;
 
-    explicit lamport_ring(std::size_t capacity) : size_(capacity + 1), slots_(capacity + 1) {
-        if (capacity == 0) throw std::invalid_argument("lamport_ring: capacity must be at least 1");
-    }
+    explicit lamport_ring(std::size_t capacity)
+        : size_(checked(capacity) + 1), slots_(capacity + 1) {}
     lamport_ring(const lamport_ring&) = delete;
     lamport_ring& operator=(const lamport_ring&) = delete;
 
@@ -45,7 +45,7 @@ public:
         const std::size_t t = tail_.load(std::memory_order_relaxed);  // owner-only
         const std::size_t n = next(t);
         // (P0) acquire: the consumer's release of head (C1) ended its read of
-        // slot n's previous element before we overwrite it.
+        // slot t's previous element before we construct a new one in it.
         if (n == head_.load(std::memory_order_acquire)) return false;
         slots_.construct(t, std::move(v));
         // (P1) release: publishes the element in slot t; pairs with (C0).
@@ -66,6 +66,14 @@ public:
     std::size_t capacity() const noexcept { return size_ - 1; }
 
 private:
+    // Before any member uses capacity + 1: SIZE_MAX would wrap it to 0 (a
+    // ring of no slots that accepts pushes).
+    static std::size_t checked(std::size_t capacity) {
+        if (capacity == 0) throw std::invalid_argument("lamport_ring: capacity must be at least 1");
+        if (capacity >= std::numeric_limits<std::size_t>::max() / sizeof(T))
+            throw std::length_error("lamport_ring: capacity too large");
+        return capacity;
+    }
     std::size_t next(std::size_t i) const noexcept { return i + 1 == size_ ? 0 : i + 1; }
 
     // Consumer-owned: written by the consumer only, read by the producer.

@@ -61,6 +61,7 @@ extern "C" void AnnotateHappensAfter(const char*, int, void*);
 #include "qmesh/queues/detail/wtsan_on.hpp"
 
 #include <cstddef>
+#include <limits>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -93,6 +94,11 @@ public:
 private:
     static std::size_t checked(std::size_t capacity) {
         if (capacity == 0) throw std::invalid_argument("moodycamel_rwq: capacity must be at least 1");
+        // The library computes size + 1 and size + 2 * MAX_BLOCK_SIZE - 3
+        // unchecked; near SIZE_MAX they wrap and it builds a tiny queue whose
+        // max_capacity() still claims SIZE_MAX.
+        if (capacity > std::numeric_limits<std::size_t>::max() - 2 * MaxBlock)
+            throw std::length_error("moodycamel_rwq: capacity too large");
         return capacity;
     }
 

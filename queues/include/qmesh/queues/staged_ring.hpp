@@ -66,7 +66,18 @@ public:
     // using the queue.
     ~staged_ring() { drop_oldest(stage_.count); }
 
+    // If T's move throws: when staging v throws, v is not queued; when the
+    // batch flush after staging throws, v is queued (staged), and the
+    // element whose move into the ring failed (v or an older one) stays
+    // staged for the next flush or push.
     [[nodiscard]] bool try_push(T&& v) noexcept(std::is_nothrow_move_constructible_v<T>) {
+        if constexpr (!std::is_nothrow_move_constructible_v<T>) {
+            // A batch flush that threw leaves the stage full, and staging
+            // into a full stage would construct over its oldest element
+            // (stage_index(size) == head): that element lost, v sent twice.
+            // Finish that flush first; if it throws again, v is untouched.
+            if (stage_.count == stage_.size) flush();
+        }
         if (stage_.unreserved == 0) {
             // Our view of the ring says no free slot: look again ((P0) inside).
             stage_.unreserved = ring_.producer_room() - stage_.count;

@@ -8,8 +8,10 @@
 #pragma once
 
 #include <cstddef>
+#include <limits>
 #include <memory>
 #include <new>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -18,8 +20,12 @@ namespace qmesh::detail {
 template <class T>
 class slots {
 public:
+    // n * sizeof(T) must not wrap around: a wrapped size allocates a few
+    // bytes for a ring that believes it has n slots, and the first pushes
+    // write past them. Rings pass capacity (+ 1), so this is where a
+    // capacity too large for memory becomes a clear exception.
     explicit slots(std::size_t n)
-        : n_(n),
+        : n_(checked(n)),
           mem_(static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{alignof(T)}))) {}
     slots(const slots&) = delete;
     slots& operator=(const slots&) = delete;
@@ -39,6 +45,12 @@ public:
     std::size_t size() const noexcept { return n_; }
 
 private:
+    static std::size_t checked(std::size_t n) {
+        if (n > std::numeric_limits<std::size_t>::max() / sizeof(T))
+            throw std::length_error("queue capacity too large: slot array size overflows");
+        return n;
+    }
+
     std::size_t n_;
     T* mem_;
 };
