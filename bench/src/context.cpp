@@ -88,9 +88,12 @@ json make_context(const run_options& o, double timer_overhead_ns) {
                            "): the host may move vCPUs between physical cores; compare ratios, not absolute times");
     if (governor != "performance" && governor != "unknown")
         warnings.push_back("CPU frequency governor is '" + governor + "', not 'performance'");
-    if (load > 0.5 * static_cast<double>(topo.available().size()))
-        warnings.push_back("load average " + std::to_string(load) + " is high for " +
+    if (load > 0.5 * static_cast<double>(topo.available().size())) {
+        char load_text[32];
+        std::snprintf(load_text, sizeof load_text, "%.2f", load);  // as /proc/loadavg writes it
+        warnings.push_back("load average " + std::string(load_text) + " is high for " +
                            std::to_string(topo.available().size()) + " available cores");
+    }
     if (env["smt_active"].get<bool>())
         warnings.push_back("SMT is active: pairs of SMT siblings share a core's resources");
     if (build_type() != "Release")

@@ -52,7 +52,8 @@ json traits_json(const queue_traits& t) {
 int cmd_list(const std::vector<std::string>& args) {
     bool as_json = false;
     for (const auto& a : args) {
-        if (a == "--json") as_json = true;
+        if (a == "--json" && !as_json) as_json = true;
+        else if (a == "--json") throw usage_error("option --json is given twice");
         else throw usage_error("unknown option '" + a + "' for list");
     }
     json arr = json::array();
@@ -75,7 +76,8 @@ int cmd_list(const std::vector<std::string>& args) {
 int cmd_topo(const std::vector<std::string>& args) {
     bool as_json = false;
     for (const auto& a : args) {
-        if (a == "--json") as_json = true;
+        if (a == "--json" && !as_json) as_json = true;
+        else if (a == "--json") throw usage_error("option --json is given twice");
         else throw usage_error("unknown option '" + a + "' for topo");
     }
     const auto& t = rt::topology::instance();

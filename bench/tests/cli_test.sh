@@ -54,6 +54,8 @@ expect_usage_error run --suite floor --out "$work/no/such/dir/a.json"
 expect_usage_error run --suite floor --out "$work"
 expect_usage_error run --suite floor --bogus
 expect_usage_error list --bogus
+expect_usage_error list --json --json
+expect_usage_error topo --json --json
 expect_usage_error verify
 expect_usage_error verify --queue nosuch
 expect_usage_error verify --queue lamport --seconds -3
