@@ -165,6 +165,12 @@ int main(int argc, char** argv) {
         }
         const std::string cmd = args[0];
         args.erase(args.begin());
+        // `qmesh CMD --help` (or -h) anywhere: the usage, and nothing run.
+        for (const auto& a : args)
+            if (a == "--help" || a == "-h") {
+                std::fputs(usage_text, stdout);
+                return 0;
+            }
         if (cmd == "list") return cmd_list(args);
         if (cmd == "topo") return cmd_topo(args);
         if (cmd == "run") return cmd_run(args, command_line);

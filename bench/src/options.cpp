@@ -44,9 +44,11 @@ unsigned parse_count(const std::string& s, const std::string& what, unsigned lo,
     unsigned v = 0;
     const auto* end = s.data() + s.size();
     auto [p, ec] = std::from_chars(s.data(), end, v);
-    if (s.empty() || ec != std::errc{} || p != end)
+    // Digits too many for unsigned: a whole number, out of range.
+    const bool too_big = ec == std::errc::result_out_of_range && p == end;
+    if (s.empty() || (ec != std::errc{} && !too_big) || p != end)
         throw usage_error(what + " must be a whole number, not '" + s + "'");
-    if (v < lo || v > hi)
+    if (too_big || v < lo || v > hi)
         throw usage_error(what + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", not " + s);
     return v;
 }

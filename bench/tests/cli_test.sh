@@ -55,6 +55,23 @@ expect_usage_error run --suite floor --out "$work"
 expect_usage_error run --suite floor --bogus
 expect_usage_error list --bogus
 expect_usage_error list --json --json
+expect_usage_error run --suite floor --reps 99999999999999999999
+# Too many digits is out of range, not "not a whole number".
+out=$("$qmesh" run --suite floor --reps 99999999999999999999 2>&1)
+if [[ "$out" == *"must be between"* ]]; then
+    echo "ok: a huge --reps is out of range"; passes=$((passes + 1))
+else
+    echo "FAIL: a huge --reps is not called out of range"; fails=$((fails + 1))
+fi
+# CMD --help: the usage on stdout, status 0, nothing run.
+for c in run verify list topo; do
+    out=$("$qmesh" $c --suite floor --help 2>&1); rc=$?
+    if [[ $rc -eq 0 && "$out" == usage:* ]] && ! find "$work" -name '*.json' | grep -q .; then
+        echo "ok: qmesh $c --help"; passes=$((passes + 1))
+    else
+        echo "FAIL: qmesh $c --help -> rc=$rc, '$out'"; fails=$((fails + 1))
+    fi
+done
 expect_usage_error topo --json --json
 expect_usage_error verify
 expect_usage_error verify --queue nosuch
