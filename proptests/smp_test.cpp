@@ -3,11 +3,13 @@
 // core to another run in order; a tiny in-flight limit (backpressure) loses
 // and duplicates nothing; shutdown drains everything (the mesh checks that
 // its counters balance and throws if not).
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "qmesh/queues/inbox_ring.hpp"
@@ -169,6 +171,18 @@ constexpr strategy strategies[] = {
     {"doorbell, flush when idle or at 3", rt::polling::doorbell, rt::idle_policy::busy_poll, false, 3},
 };
 
+// The fewest and the most messages a batch histogram can stand for: a poll
+// in bucket b took between 2^b and 2^(b+1) - 1 (the last bucket: any number
+// from its floor up; a million stands for "unbounded").
+std::pair<std::uint64_t, std::uint64_t> batch_bounds(const std::array<std::uint64_t, rt::batch_buckets>& h) {
+    std::uint64_t lo = 0, hi = 0;
+    for (std::size_t b = 0; b < rt::batch_buckets; ++b) {
+        lo += h[b] << b;
+        hi += b + 1 < rt::batch_buckets ? h[b] * ((std::uint64_t{2} << b) - 1) : h[b] * 1'000'000;
+    }
+    return {lo, hi};
+}
+
 TYPED_TEST(smp_props, every_strategy_delivers_once_in_order) {
     for (const strategy& st : strategies) {
         SCOPED_TRACE(st.name);
@@ -203,11 +217,7 @@ TYPED_TEST(smp_props, every_strategy_delivers_once_in_order) {
         for (unsigned from = 0; from < 2; ++from) {
             if constexpr (rt::smp<TypeParam>::shared_inbox) break;  // booked on (me, me)
             const auto& c = mesh.counters(from, 1 - from);
-            std::uint64_t lo = 0, hi = 0;
-            for (std::size_t b = 0; b < rt::batch_buckets; ++b) {
-                lo += c.batches[b] << b;
-                hi += b + 1 < rt::batch_buckets ? c.batches[b] * ((std::uint64_t{2} << b) - 1) : c.batches[b] * 1'000'000;
-            }
+            const auto [lo, hi] = batch_bounds(c.batches);
             EXPECT_LE(lo, c.received);
             EXPECT_GE(hi, c.received);
         }
@@ -372,12 +382,7 @@ TEST(smp, the_inbox_baseline_is_one_queue_per_core_for_requests_and_replies) {
     // Every poll of an inbox is booked on (core, core): each of the k
     // messages was taken by a non-empty poll of the inbox it names.
     for (unsigned c = 0; c < 2; ++c) {
-        const auto& b = mesh.counters(c, c).batches;
-        std::uint64_t lo = 0, hi = 0;
-        for (std::size_t i = 0; i < rt::batch_buckets; ++i) {
-            lo += b[i] << i;
-            hi += i + 1 < rt::batch_buckets ? b[i] * ((std::uint64_t{2} << i) - 1) : b[i] * 1'000'000;
-        }
+        const auto [lo, hi] = batch_bounds(mesh.counters(c, c).batches);
         EXPECT_LE(lo, k) << "core " << c;
         EXPECT_GE(hi, k) << "core " << c;
     }
