@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <limits>
 #include <new>
+#include <span>
 #include <stdexcept>
 #include <vector>
 
+#include "qmesh/queues/inbox_ring.hpp"
 #include "qmesh/queues/staged_ring.hpp"
 #include "test_support.hpp"
 
@@ -95,6 +97,47 @@ TEST(staged_ring_exceptions, push_after_a_failed_batch_flush_loses_nothing) {
     }
     EXPECT_EQ(E::live, before);
 }
+
+// qmesh::flush passes on what the queue's flush throws (it used to be
+// noexcept whatever the queue, so this ended the program), and the element
+// whose move failed stays staged for the next flush.
+TEST(staged_ring_exceptions, a_flush_whose_move_throws_passes_the_exception_on) {
+    using E = throwing_move;
+    static_assert(!nothrow_flush<staged_ring<E>>);
+    static_assert(nothrow_flush<staged_ring<std::uint64_t>>);
+    const long before = E::live;
+    {
+        staged_ring<E> q(4, 2);
+        ASSERT_TRUE(q.try_push(E(1)));  // staged, the stage not full: no flush yet
+        E::moves_left = 1;              // the flush's move of 1 throws
+        EXPECT_THROW((void)qmesh::flush(q), std::runtime_error);
+        E::moves_left = -1;
+        EXPECT_TRUE(qmesh::flush(q));
+        E out(0);
+        ASSERT_TRUE(q.try_pop(out));
+        EXPECT_EQ(out.v, 1);
+        EXPECT_FALSE(q.try_pop(out));
+    }
+    EXPECT_EQ(E::live, before);
+}
+
+// A bulk pop is offered only for elements whose move cannot throw: a throw
+// after some elements had left the queue would lose their count.
+template <class Q>
+concept bulk_pop_offered = requires(Q& q, std::span<typename Q::value_type> out) { qmesh::try_pop_bulk(q, out); };
+static_assert(bulk_pop_offered<inbox_ring<std::uint64_t>>);
+static_assert(bulk_pop_offered<staged_ring<std::uint64_t>>);
+struct throwing_assign {
+    int v = 0;
+    throwing_assign() = default;
+    throwing_assign(throwing_assign&&) noexcept = default;
+    throwing_assign& operator=(throwing_assign&& o) noexcept(false) {
+        v = o.v;
+        return *this;
+    }
+};
+static_assert(!bulk_pop_offered<inbox_ring<throwing_assign>>);
+static_assert(!bulk_pop_offered<staged_ring<throwing_assign>>);
 
 }  // namespace
 }  // namespace qmesh::test

@@ -91,8 +91,23 @@ concept flushable = requires(Q& q) { q.flush(); };
 template <class Q>
 concept consumer_flushable = requires(Q& q) { q.consumer_flush(); };
 
+// Whether flushing Q can throw: only a queue that moves elements in its
+// flush (a staging buffer) with an element whose move can throw. The
+// wrappers below pass such an exception on, like the queue's own call,
+// instead of ending the program.
 template <queue Q>
-inline bool flush(Q& q) noexcept {
+inline constexpr bool nothrow_flush = [] {
+    if constexpr (flushable<Q>) return noexcept(std::declval<Q&>().flush());
+    else return true;
+}();
+template <queue Q>
+inline constexpr bool nothrow_consumer_flush = [] {
+    if constexpr (consumer_flushable<Q>) return noexcept(std::declval<Q&>().consumer_flush());
+    else return true;
+}();
+
+template <queue Q>
+inline bool flush(Q& q) noexcept(nothrow_flush<Q>) {
     if constexpr (flushable<Q>) {
         if constexpr (std::is_same_v<decltype(q.flush()), bool>) {
             return q.flush();
@@ -108,7 +123,7 @@ inline bool flush(Q& q) noexcept {
 // The consumer-side counterpart: a queue that releases consumed slots in
 // batches returns them to the producer here (called when the consumer idles).
 template <queue Q>
-inline void consumer_flush(Q& q) noexcept {
+inline void consumer_flush(Q& q) noexcept(nothrow_consumer_flush<Q>) {
     if constexpr (consumer_flushable<Q>) q.consumer_flush();
 }
 
@@ -116,13 +131,16 @@ inline void consumer_flush(Q& q) noexcept {
 // locked queue: under one lock acquisition) expose try_pop_bulk(span),
 // returning how many of the oldest elements it moved into the span, in
 // order. Callers use qmesh::try_pop_bulk(q, span): one try_pop at a time for
-// other queues, so a baseline is never measured without its batching.
+// other queues, so a baseline is never measured without its batching. Only
+// for elements whose move assignment cannot throw: a throw after some
+// elements had left the queue would lose their count, and with it them.
 template <class Q>
 concept bulk_poppable = requires(Q& q, std::span<typename Q::value_type> out) {
     { q.try_pop_bulk(out) } -> std::same_as<std::size_t>;
 };
 
 template <queue Q>
+    requires std::is_nothrow_move_assignable_v<typename Q::value_type>
 inline std::size_t try_pop_bulk(Q& q, std::span<typename Q::value_type> out) noexcept(
     noexcept(q.try_pop(out[0]))) {
     if constexpr (bulk_poppable<Q>) {

@@ -59,8 +59,10 @@ public:
 
     // The receiver: moves up to out.size() of the oldest elements into out,
     // in order, under one lock acquisition. Returns how many (0 if empty).
-    [[nodiscard]] std::size_t try_pop_bulk(std::span<T> out) noexcept(
-        std::is_nothrow_move_assignable_v<T>) {
+    // Only for elements whose move cannot throw (see qmesh::try_pop_bulk).
+    [[nodiscard]] std::size_t try_pop_bulk(std::span<T> out) noexcept
+        requires std::is_nothrow_move_assignable_v<T>
+    {
         std::lock_guard lock(mu_);
         std::size_t n = 0;
         for (; n < out.size() && !ring_.empty(); ++n) ring_.pop(out[n]);
