@@ -403,6 +403,12 @@ inline std::string count_error(const kv_result& r, const workload& w) {
 
 }  // namespace kv_detail
 
+// The sharded design's queue capacity: at least the window, so the window,
+// not the queue, bounds what is in flight.
+inline std::size_t kv_queue_capacity(std::size_t window) noexcept {
+    return std::max<std::size_t>(64, std::bit_ceil(window));
+}
+
 // The sharded design over queue kind K: one reactor per core, each owning the
 // keys that hash to it in its own map; every core is also a client that keeps
 // `window` operations outstanding, sending each to its key's owner with
@@ -424,8 +430,11 @@ kv_result measure_kv_sharded(const kv_params& p) {
     rt::smp_config cfg;
     cfg.cores = p.cores;
     cfg.max_inflight = p.window;
-    cfg.queue_capacity = std::max<std::size_t>(64, std::bit_ceil(p.window));
+    cfg.queue_capacity = kv_queue_capacity(p.window);
     cfg.yield_when_idle = p.oversubscribed;
+    // The runtime's own latency sample off: this measurement takes its own
+    // (sample_every), and the locked designs it is compared with have none.
+    cfg.latency_sample_every = 0;
     // Watchdog: a queue that deadlocks or starves aborts the mesh (its
     // reactors stop without draining) and the result is marked failed.
     std::atomic<bool> abort{false};

@@ -279,6 +279,14 @@ load_result measure_load(unsigned producer_pu, unsigned consumer_pu, const load_
     };
 
     const run_outcome o = run_pinned({producer_pu, consumer_pu}, {producer, consumer}, p.timeout);
+    // Exactly once also means nothing more: with both threads joined, the
+    // queue must be empty.
+    if (o.ok && ct.bad.empty() && ct.received == p.messages) {
+        qmesh::consumer_flush(q);
+        if (load_message extra; q.try_pop(extra))
+            ct.bad = "a message more than the " + std::to_string(p.messages) + " sent was left in the queue (seq " +
+                     std::to_string(extra.seq) + ")";
+    }
     r.ok = o.ok && ct.bad.empty() && ct.received == p.messages;
     r.error = !o.ok ? o.error : !ct.bad.empty() ? ct.bad : (ct.received != p.messages ? "messages lost" : "");
     r.received = ct.received;

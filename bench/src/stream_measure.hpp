@@ -24,10 +24,14 @@ struct message<8> {
     std::uint64_t seq = 0;
 };
 
-// Whether m is message i, payload included (no torn values).
+// Whether m is message i, payload included (no torn values): the payload's
+// first and last bytes both carry i's low byte, so a message torn anywhere
+// past its sequence number is caught at either end of the payload.
 template <std::size_t B>
 bool intact(const message<B>& m, std::uint64_t i) noexcept {
-    if constexpr (B > 8) return m.seq == i && m.payload[0] == static_cast<unsigned char>(i);
+    if constexpr (B > 8)
+        return m.seq == i && m.payload.front() == static_cast<unsigned char>(i) &&
+               m.payload.back() == static_cast<unsigned char>(i);
     else return m.seq == i;
 }
 
@@ -67,7 +71,7 @@ stream_result measure_stream(unsigned a, unsigned b, const stream_params& p) {
         for (std::uint64_t i = 0; i < p.messages; ++i) {
             M m;
             m.seq = i;
-            if constexpr (B > 8) m.payload[0] = static_cast<unsigned char>(i);
+            if constexpr (B > 8) m.payload.front() = m.payload.back() = static_cast<unsigned char>(i);
             while (!q.try_push(std::move(m))) {
                 ++my_stalls;
                 qmesh::flush(q);
@@ -111,6 +115,14 @@ stream_result measure_stream(unsigned a, unsigned b, const stream_params& p) {
         received = my_received;
     };
     const run_outcome o = run_pinned({a, b}, {producer, consumer}, p.timeout);
+    // Exactly once also means nothing more: with both threads joined (the
+    // join orders everything they did before this), the queue must be empty.
+    if (o.ok && bad.empty() && received == p.messages) {
+        qmesh::consumer_flush(q);
+        if (M extra; q.try_pop(extra))
+            bad = "a message more than the " + std::to_string(p.messages) + " sent was left in the queue (seq " +
+                  std::to_string(extra.seq) + ")";
+    }
     stream_result r;
     r.ok = o.ok && bad.empty() && received == p.messages;
     r.error = !bad.empty() ? bad : !o.ok ? o.error : (received != p.messages ? "messages lost" : "");

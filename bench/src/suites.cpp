@@ -288,8 +288,10 @@ json load_entries(const run_options& o, pair_t p, const std::string& qn, double 
         e["msgs_per_s"] = r.msgs_per_s;
         e["sent"] = lp.messages;
         e["received"] = r.received;
+        e["seconds"] = r.seconds;
         e["full_stalls"] = r.full_stalls;
         e["empty_polls"] = r.empty_polls;
+        e["late_sends"] = r.late_sends;  // sent over 1 us after their due time: the producer fell behind
         out.push_back(std::move(e));
     }
     return out;
@@ -328,9 +330,13 @@ json kv_entry(const run_options& o, unsigned n, const std::string& design, const
     e["write_fraction"] = kp.write_fraction;
     e["oversubscribed"] = kp.oversubscribed;
     e["msg_bytes"] = 16;
-    e["batch"] = kp.window;
+    // Operations in flight per core: the window when sharded; a locked
+    // design's thread has one at a time.
+    e["batch"] = design == "sharded" ? kp.window : std::size_t{1};
+    if (design == "sharded") e["capacity"] = kv_queue_capacity(kp.window);
     put_percentiles(e, r);
     e["completed"] = r.ops;
+    e["seconds"] = r.seconds;
     return e;
 }
 
@@ -588,6 +594,7 @@ json run_suites(const run_options& o, json& context) {
                         e["batch"] = batch;
                         e["sent"] = sp.messages;
                         e["received"] = r.received;
+                        e["seconds"] = r.seconds;
                         e["full_stalls"] = r.full_stalls;
                         e["empty_polls"] = r.empty_polls;
                         return e;

@@ -1,0 +1,131 @@
+// bench/tests/stream_test.cpp: the exactly-once checks of the stream and
+// load measurements (stream_measure.hpp, load_measure.hpp) against queues
+// that misbehave at the edges the in-loop check cannot see: a message left
+// over after the last expected one, and a message torn past its first bytes.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <utility>
+
+#include "load_measure.hpp"
+#include "qmesh/queues/lamport_ring.hpp"
+#include "qmesh/runtime/topology.hpp"
+#include "stream_measure.hpp"
+#include "submit_measure.hpp"
+
+namespace qmesh::bench {
+namespace {
+
+std::optional<std::pair<unsigned, unsigned>> two_pus() {
+    const auto& av = rt::topology::instance().available();
+    if (av.size() < 2) return std::nullopt;
+    return std::pair{av[0], av[1]};
+}
+
+enum class fault : std::uint8_t { duplicate_push, tear_payload };
+
+// A lamport ring that misbehaves once, at element `At`: stores it twice
+// (duplicate_push: the queue then holds one element more than was pushed) or
+// hands it out with the last byte of its payload flipped (tear_payload).
+// Test-only; never registered.
+template <fault F, std::uint64_t At>
+struct faulty_kind {
+    static constexpr queue_traits traits{
+        .name = F == fault::duplicate_push ? "faulty-duplicate-push" : "faulty-tear",
+        .summary = "test only: lamport ring that stores one element twice or tears one",
+        .family = family::own,
+        .producers = role::single,
+        .consumers = role::single,
+        .progress = progress::wait_free,
+        .bounded = true,
+        .order = order::fifo,
+    };
+    template <class T>
+    class type {
+    public:
+        using value_type = T;
+        explicit type(std::size_t capacity) : inner_(capacity) {}
+        [[nodiscard]] bool try_push(T&& v) noexcept {
+            if constexpr (F == fault::duplicate_push)
+                if (pushes_ == At) {
+                    T copy = v;
+                    if (!inner_.try_push(std::move(copy))) return false;
+                    ++pushes_;
+                    while (!inner_.try_push(std::move(v))) {
+                    }
+                    return true;
+                }
+            if (!inner_.try_push(std::move(v))) return false;
+            ++pushes_;
+            return true;
+        }
+        [[nodiscard]] bool try_pop(T& out) noexcept {
+            if (!inner_.try_pop(out)) return false;
+            if constexpr (F == fault::tear_payload && requires { out.payload.back(); })
+                if (pops_ == At) out.payload.back() ^= 1;
+            ++pops_;
+            return true;
+        }
+        std::size_t capacity() const noexcept { return inner_.capacity(); }
+
+    private:
+        lamport_ring<T> inner_;
+        std::uint64_t pushes_ = 0;  // producer only
+        std::uint64_t pops_ = 0;    // consumer only
+    };
+};
+static_assert(queue_kind<faulty_kind<fault::duplicate_push, 1>>);
+
+constexpr std::uint64_t n_messages = 5000;
+
+// The last message stored twice: every expected message arrives in order,
+// and one more is left in the queue. That is not exactly once.
+TEST(stream, a_trailing_duplicate_is_reported) {
+    const auto pus = two_pus();
+    if (!pus) GTEST_SKIP() << "needs two available PUs";
+    stream_params p;
+    p.messages = n_messages;
+    p.capacity = 64;
+    const stream_result r =
+        measure_stream<faulty_kind<fault::duplicate_push, n_messages - 1>, 8>(pus->first, pus->second, p);
+    EXPECT_FALSE(r.ok) << "an extra message left in the queue went unnoticed";
+}
+
+TEST(load, a_trailing_duplicate_is_reported) {
+    const auto pus = two_pus();
+    if (!pus) GTEST_SKIP() << "needs two available PUs";
+    load_params p;
+    p.messages = n_messages;
+    p.rate = 2e5;
+    p.capacity = 64;
+    p.timeout = std::chrono::milliseconds(60000);
+    const load_result r =
+        measure_load<faulty_kind<fault::duplicate_push, n_messages - 1>>(pus->first, pus->second, p);
+    EXPECT_FALSE(r.ok) << "an extra message left in the queue went unnoticed";
+}
+
+// A 64-byte message whose last payload byte is torn: README says stream
+// checks every message "untorn".
+TEST(stream, a_message_torn_past_its_first_byte_is_reported) {
+    const auto pus = two_pus();
+    if (!pus) GTEST_SKIP() << "needs two available PUs";
+    stream_params p;
+    p.messages = n_messages;
+    p.capacity = 64;
+    const stream_result r = measure_stream<faulty_kind<fault::tear_payload, 100>, 64>(pus->first, pus->second, p);
+    EXPECT_FALSE(r.ok) << "a torn payload went unnoticed";
+}
+
+// submit_to's round trip is divided by pingpong's and the floor's: the
+// runtime must not time and record one request in 64 inside it.
+TEST(submit, the_runtime_samples_nothing_inside_the_timed_round_trip) {
+    const latency_params lp;
+    for (const rt::polling poll : {rt::polling::scan, rt::polling::doorbell})
+        EXPECT_EQ(submit_config(0, 1, lp, poll).latency_sample_every, 0u);
+}
+
+}  // namespace
+}  // namespace qmesh::bench
