@@ -85,6 +85,7 @@ struct kv_result {
     double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;  // sampled per-operation latency, ns
     std::uint64_t ops = 0;  // operations completed, all cores
     double seconds = 0;     // first start to last end
+    double cpu_share = 1.0;  // see run_outcome (sharded: the reactors')
 };
 
 enum class kv_design { mutex, shared_mutex, striped };
@@ -391,6 +392,7 @@ kv_result run_locked(Store& store, const workload& w, const kv_params& p,
         return r;
     }
     summarise(r, st);
+    r.cpu_share = o.cpu_share;
     r.ok = true;
     return r;
 }
@@ -459,6 +461,7 @@ kv_result measure_kv_sharded(const kv_params& p) {
     }
     dog.stop();
     d::summarise(r, x.stats);
+    r.cpu_share = mesh.cpu_share();
     r.error = d::count_error(r, w);
     if (r.error.empty()) {
         std::uint64_t stored_keys = 0;

@@ -111,6 +111,7 @@ struct load_result {
     bool ok = false;
     std::string error;
     double offered_msgs_per_s = 0;
+    double cpu_share = 1.0;  // see run_outcome
     double msgs_per_s = 0;  // achieved: messages / (last receive - t_0); 0 unless ok
     double seconds = 0;     // last receive - t_0; 0 unless ok
     double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;  // ns from t_i to receipt
@@ -288,6 +289,7 @@ load_result measure_load(unsigned producer_pu, unsigned consumer_pu, const load_
                      std::to_string(extra.seq) + ")";
     }
     r.ok = o.ok && ct.bad.empty() && ct.received == p.messages;
+    r.cpu_share = o.cpu_share;
     r.error = !o.ok ? o.error : !ct.bad.empty() ? ct.bad : (ct.received != p.messages ? "messages lost" : "");
     r.received = ct.received;
     r.samples = ct.h.count();

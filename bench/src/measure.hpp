@@ -26,6 +26,7 @@ struct latency_result {
     std::string error;
     std::uint64_t samples = 0;
     double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;
+    double cpu_share = 1.0;  // see run_outcome
 };
 
 // Percentiles from a histogram or, exactly, from every sample.
@@ -34,6 +35,7 @@ latency_result summarise(const Samples& h, const run_outcome& o) {
     latency_result r;
     r.ok = o.ok;
     r.error = o.error;
+    r.cpu_share = o.cpu_share;
     r.samples = h.count();
     if (r.ok && h.count() == 0) {
         r.ok = false;

@@ -57,6 +57,7 @@ struct mesh_result {
     rt::numa_report numa;
     std::uint64_t busy_tasks = 0;  // CPU-bound tasks run (busy state)
     std::uint64_t executed = 0;  // functions that ran on their targets
+    double cpu_share = 1.0;      // the reactors' least (smp::cpu_share)
 };
 
 // Per-core state of a mesh measurement, each written by its own core only,
@@ -151,6 +152,7 @@ mesh_result measure_mesh(const mesh_params& p) {
     r.totals = mesh.totals();
     r.cores = mesh.core_totals();
     r.numa = mesh.numa();
+    r.cpu_share = mesh.cpu_share();
     std::uint64_t start = UINT64_MAX, end = 0, wrong = 0;
     for (const auto& c : pc) {
         start = std::min(start, c.start);

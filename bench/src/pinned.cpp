@@ -1,10 +1,13 @@
 #include "pinned.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <csignal>
 #include <exception>
 #include <mutex>
 #include <thread>
+
+#include <time.h>
 
 #include "qmesh/runtime/topology.hpp"
 #include "stats.hpp"
@@ -90,6 +93,7 @@ run_outcome run_pinned(const std::vector<unsigned>& cores,
         if (first_error.empty()) first_error = std::move(e);
         abort.flag.store(true, std::memory_order_relaxed);
     };
+    std::vector<double> shares(n, 1.0);
     std::vector<std::thread> threads;
     threads.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
@@ -105,11 +109,15 @@ run_outcome run_pinned(const std::vector<unsigned>& cores,
             while (ready.load(std::memory_order_acquire) < n) {
             }
             if (!abort.raised()) {
+                const std::uint64_t cpu0 = thread_cpu_ns(), wall0 = now_ns();
                 try {
                     fns[i](abort);
                 } catch (const std::exception& e) {
                     fail(e.what());
                 }
+                const std::uint64_t wall = now_ns() - wall0;
+                // Written by thread i only, read after the join.
+                if (wall > 0) shares[i] = static_cast<double>(thread_cpu_ns() - cpu0) / static_cast<double>(wall);
             }
             std::lock_guard lock(mu);
             if (done.fetch_add(1, std::memory_order_acq_rel) + 1 == n) cv.notify_one();
@@ -138,7 +146,15 @@ run_outcome run_pinned(const std::vector<unsigned>& cores,
     run_outcome r;
     r.ok = first_error.empty();
     r.error = first_error;
+    // A clock read's granularity can put a share a hair above 1.
+    r.cpu_share = std::min(1.0, *std::min_element(shares.begin(), shares.end()));
     return r;
+}
+
+std::uint64_t thread_cpu_ns() noexcept {
+    timespec ts{};
+    if (::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace qmesh::bench

@@ -54,7 +54,18 @@ private:
 struct run_outcome {
     bool ok = true;
     std::string error;  // why not ok: pinning, timeout (deadlock / starvation), exception
+    // The least, over the measuring threads, of the CPU time a thread got
+    // while its function ran, over the wall time that took: about 1 for a
+    // thread that had its core to itself, less when another process (or
+    // another measuring thread) shared it. A spinning measurement that got
+    // half a core measured the scheduler, not the queue.
+    double cpu_share = 1.0;
 };
+
+// CPU time the calling thread has used, ns (CLOCK_THREAD_CPUTIME_ID).
+std::uint64_t thread_cpu_ns() noexcept;
+// Entries whose cpu_share is below this are flagged (a context warning).
+inline constexpr double low_cpu_share = 0.9;
 
 // Runs fns[i] on a thread pinned to cores[i]; all start together after every
 // thread is pinned. If they have not all returned by `timeout`, the abort flag

@@ -50,6 +50,7 @@ struct stream_result {
     std::uint64_t full_stalls = 0;  // failed pushes
     std::uint64_t empty_polls = 0;  // failed pops
     std::uint64_t received = 0;
+    double cpu_share = 1.0;  // see run_outcome
 };
 
 template <queue_kind K, std::size_t B>
@@ -125,6 +126,7 @@ stream_result measure_stream(unsigned a, unsigned b, const stream_params& p) {
     }
     stream_result r;
     r.ok = o.ok && bad.empty() && received == p.messages;
+    r.cpu_share = o.cpu_share;
     r.error = !bad.empty() ? bad : !o.ok ? o.error : (received != p.messages ? "messages lost" : "");
     r.full_stalls = stalls;
     r.empty_polls = empties;

@@ -58,6 +58,7 @@ latency_result measure_submit(unsigned a, unsigned b, const latency_params& p, r
         o = {false, abort.load() ? std::string("timed out or interrupted") : std::string(e.what())};
     }
     dog.stop();
+    o.cpu_share = mesh.cpu_share();
     return summarise(h, o);
 }
 

@@ -94,6 +94,7 @@ void put_latency(json& e, const R& r) {
     e["valid"] = r.ok;
     if (!r.ok) e["error_message"] = r.error;
     put_percentiles(e, r);
+    e["cpu_share"] = r.cpu_share;
 }
 
 // The farthest relation between any two of `cores`: what a mesh run spans.
@@ -191,6 +192,8 @@ json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_st
     e["threads"] = n;
     e["relation"] = std::string(rt::to_string(widest_relation(mp.cores)));
     put_throughput(e, r.ok, r.error, r.msgs_per_s, r.totals.completed);
+    e["cpu_share"] = r.cpu_share;
+    e["seconds"] = r.seconds;
     e["receiver_state"] = to_string(state);
     e["polling"] = std::string(rt::to_string(poll));
     e["oversubscribed"] = over;
@@ -337,6 +340,7 @@ json kv_entry(const run_options& o, unsigned n, const std::string& design, const
     put_percentiles(e, r);
     e["completed"] = r.ops;
     e["seconds"] = r.seconds;
+    e["cpu_share"] = r.cpu_share;
     return e;
 }
 
@@ -458,6 +462,43 @@ void add_aggregates(json& benchmarks) {
 }
 
 }  // namespace
+
+// Entries whose measuring threads only ever spin (no blocking queue, no
+// locked kv design, not oversubscribed) should have had their cores to
+// themselves: a cpu_share below low_cpu_share there means another process
+// took the CPU, and the figure measured the scheduler as much as the queue.
+// (A blocking design's threads may sleep in the kernel by design: their
+// share says that, and is not flagged.)
+std::string cpu_share_warning(const json& benchmarks) {
+    std::size_t low = 0, spinning = 0;
+    double least = 1.0;
+    std::string worst;
+    for (const auto& e : benchmarks) {
+        if (!e.contains("cpu_share") || !e["valid"].get<bool>() || e.value("oversubscribed", false)) continue;
+        if (e.value("design", std::string("sharded")) != "sharded") continue;
+        if (e["queue"].is_string()) {
+            bool blocking = false;
+            all_queues::with(e["queue"].get<std::string>(),
+                             [&]<class K>() { blocking = K::traits.progress == qmesh::progress::blocking; });
+            if (blocking) continue;
+        }
+        ++spinning;
+        const double s = e["cpu_share"].get<double>();
+        if (s >= low_cpu_share) continue;
+        ++low;
+        if (s < least) {
+            least = s;
+            worst = e["run_name"].get<std::string>();
+        }
+    }
+    if (low == 0) return {};
+    char share[16];
+    std::snprintf(share, sizeof share, "%.2f", least);
+    return std::to_string(low) + " of " + std::to_string(spinning) +
+           " entries whose threads only spin got less than " + std::to_string(static_cast<int>(low_cpu_share * 100)) +
+           " % of a CPU per measuring thread (least " + share + ", " + worst +
+           "): another process competed for their cores, so those figures include its time slices";
+}
 
 json run_suites(const run_options& o, json& context) {
     context["oversubscribe"] = o.oversubscribe;
@@ -595,6 +636,7 @@ json run_suites(const run_options& o, json& context) {
                         e["sent"] = sp.messages;
                         e["received"] = r.received;
                         e["seconds"] = r.seconds;
+                        e["cpu_share"] = r.cpu_share;
                         e["full_stalls"] = r.full_stalls;
                         e["empty_polls"] = r.empty_polls;
                         return e;
@@ -719,6 +761,7 @@ json run_suites(const run_options& o, json& context) {
             context["warnings"].push_back(e["run_name"].get<std::string>() + " rep " +
                                           std::to_string(e["repetition_index"].get<int>()) +
                                           " invalid: " + e.value("error_message", std::string("?")));
+    if (const std::string w = cpu_share_warning(benchmarks); !w.empty()) context["warnings"].push_back(w);
     add_aggregates(benchmarks);
     return benchmarks;
 }

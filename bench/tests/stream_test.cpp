@@ -1,7 +1,8 @@
 // bench/tests/stream_test.cpp: the exactly-once checks of the stream and
 // load measurements (stream_measure.hpp, load_measure.hpp) against queues
 // that misbehave at the edges the in-loop check cannot see: a message left
-// over after the last expected one, and a message torn past its first bytes.
+// over after the last expected one, and a message torn past its first bytes;
+// and the CPU share every measurement reports.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -125,6 +126,40 @@ TEST(submit, the_runtime_samples_nothing_inside_the_timed_round_trip) {
     const latency_params lp;
     for (const rt::polling poll : {rt::polling::scan, rt::polling::doorbell})
         EXPECT_EQ(submit_config(0, 1, lp, poll).latency_sample_every, 0u);
+}
+
+// Two measuring threads pinned to one PU, each spinning for 100 ms of wall
+// time, get about half a CPU each: the outcome must say so (the figure of
+// such a run measures the scheduler). Apart, on a quiet machine, each would
+// get about all of one; that is not asserted (machines here are shared).
+TEST(pinned, cpu_share_says_when_two_threads_share_a_core) {
+    const auto& av = rt::topology::instance().available();
+    if (av.empty()) GTEST_SKIP() << "no available PU";
+    auto spin = [](const abort_flag& abort) {
+        const std::uint64_t until = now_ns() + 100'000'000;
+        while (now_ns() < until && !abort.raised()) {
+        }
+    };
+    const run_outcome o = run_pinned({av[0], av[0]}, {spin, spin}, std::chrono::milliseconds(30000));
+    ASSERT_TRUE(o.ok) << o.error;
+    EXPECT_LT(o.cpu_share, 0.8);
+    EXPECT_GT(o.cpu_share, 0.0);
+}
+
+// The runtime reports the same for its reactors: two on one PU.
+TEST(pinned, a_mesh_reports_the_cpu_share_of_its_reactors) {
+    const auto& av = rt::topology::instance().available();
+    if (av.empty()) GTEST_SKIP() << "no available PU";
+    rt::smp_config cfg;
+    cfg.cores = {av[0], av[0]};
+    cfg.yield_when_idle = true;
+    rt::smp<lamport_kind> mesh(cfg);
+    mesh.run([&]() -> rt::future<> {
+        const std::uint64_t until = now_ns() + 100'000'000;
+        while (now_ns() < until) co_await mesh.submit_to(1, [] {});
+    });
+    EXPECT_LT(mesh.cpu_share(), 0.8);
+    EXPECT_GT(mesh.cpu_share(), 0.0);
 }
 
 }  // namespace

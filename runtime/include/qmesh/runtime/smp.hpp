@@ -75,6 +75,7 @@
 #include <vector>
 
 #include <sched.h>
+#include <time.h>
 
 #include "qmesh/queues/concept.hpp"
 #include "qmesh/queues/config.hpp"
@@ -149,6 +150,8 @@ struct core_counters {
     std::uint64_t idle_turns = 0;  // turns that ran no task and found no message
     std::uint64_t sleeps = 0;      // times it parked (idle_policy::sleep)
     std::uint64_t wakeups = 0;     // futex wake calls it made for parked cores
+    std::uint64_t cpu_ns = 0;      // CPU time the reactor's thread used in its loop
+    std::uint64_t wall_ns = 0;     // wall time of its loop
 };
 
 // Where the mesh's queues ended up, as the kernel reports it.
@@ -199,6 +202,12 @@ inline void respond_later(work_item* w) noexcept { local_hooks().respond(local_h
 inline int this_core() noexcept { return detail::tl_hooks.core; }
 
 namespace detail {
+// CPU time the calling thread has used, ns.
+inline std::uint64_t thread_cpu_ns() noexcept {
+    timespec ts{};
+    if (::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
 inline std::uint64_t clock_ns() noexcept {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                           std::chrono::steady_clock::now().time_since_epoch())
@@ -538,8 +547,22 @@ public:
             t.idle_turns += c.idle_turns;
             t.sleeps += c.sleeps;
             t.wakeups += c.wakeups;
+            t.cpu_ns += c.cpu_ns;
+            t.wall_ns += c.wall_ns;
         }
         return t;
+    }
+    // After run(): the least, over the reactors, of the CPU time a
+    // reactor's thread got in its loop over that loop's wall time. About 1
+    // for busy-polling reactors that had their cores to themselves; less
+    // when another process shared a core (or the mesh was oversubscribed,
+    // or reactors slept).
+    double cpu_share() const noexcept {
+        double least = 1.0;
+        for (const auto& c : core_counters_)
+            if (c.wall_ns > 0)
+                least = std::min(least, static_cast<double>(c.cpu_ns) / static_cast<double>(c.wall_ns));
+        return least;
     }
     // After run(): the sampled submit_to latency (submit to fulfilment, ns)
     // of every core, and where the queues' memory went.
@@ -970,6 +993,7 @@ private:
         // By pointer: run()'s function object must outlive the task, since a
         // coroutine lambda's frame refers to its closure.
         if (start != nullptr) schedule_fn([start] { (*start)(); });
+        const std::uint64_t cpu0 = detail::thread_cpu_ns(), wall0 = detail::clock_ns();
         for (;;) {
             const bool busy = turn(cs, me);
             // (S2) acquire: pairs with (S1).
@@ -995,6 +1019,8 @@ private:
                 park(cs, me);
             }
         }
+        cs.counters.cpu_ns = detail::thread_cpu_ns() - cpu0;
+        cs.counters.wall_ns = detail::clock_ns() - wall0;
         hooks = {};
     }
 
