@@ -165,9 +165,11 @@ int main(int argc, char** argv) {
         }
         const std::string cmd = args[0];
         args.erase(args.begin());
-        // `qmesh CMD --help` (or -h) anywhere: the usage, and nothing run.
+        const bool known = cmd == "list" || cmd == "topo" || cmd == "run" || cmd == "verify";
+        // `qmesh CMD --help` (or -h) anywhere: the usage, and nothing run
+        // (an unknown CMD is still a usage error).
         for (const auto& a : args)
-            if (a == "--help" || a == "-h") {
+            if (known && (a == "--help" || a == "-h")) {
                 std::fputs(usage_text, stdout);
                 return 0;
             }

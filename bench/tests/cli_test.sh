@@ -73,6 +73,7 @@ for c in run verify list topo; do
     fi
 done
 expect_usage_error topo --json --json
+expect_usage_error frobnicate --help
 expect_usage_error verify
 expect_usage_error verify --queue nosuch
 expect_usage_error verify --queue lamport --seconds -3
