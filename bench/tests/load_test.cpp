@@ -11,6 +11,7 @@
 #include <optional>
 #include <utility>
 
+#include "faulty_queue.hpp"
 #include "load_measure.hpp"
 #include "qmesh/queues/batched_ring.hpp"
 #include "qmesh/queues/lamport_ring.hpp"
@@ -28,14 +29,6 @@ std::uint64_t scaled(std::uint64_t n) {
     return std::max<std::uint64_t>(1, n / static_cast<std::uint64_t>(v > 0 ? v : 1));
 }
 
-// Two distinct available PUs, or nothing (the test is then skipped: the open
-// loop spins, and two spinning threads on one PU measure only the scheduler).
-std::optional<std::pair<unsigned, unsigned>> two_pus() {
-    const auto& av = rt::topology::instance().available();
-    if (av.size() < 2) return std::nullopt;
-    return std::pair{av[0], av[1]};
-}
-
 // A modest rate every build reaches, sanitizers included: 200 000 msgs/s.
 load_params modest(std::uint64_t messages) {
     load_params p;
@@ -47,59 +40,9 @@ load_params modest(std::uint64_t messages) {
     return p;
 }
 
-// A lamport ring that misbehaves once, at element `at`: drops it (the push
-// reports success and stores nothing) or duplicates it (the pop hands the
-// same element out twice). Test-only; never registered.
-enum class fault : std::uint8_t { drop, duplicate };
-template <fault F, std::uint64_t At>
-struct faulty_kind {
-    static constexpr queue_traits traits{
-        .name = F == fault::drop ? "faulty-drop" : "faulty-duplicate",
-        .summary = "test only: lamport ring that loses or repeats one element",
-        .family = family::own,
-        .producers = role::single,
-        .consumers = role::single,
-        .progress = progress::wait_free,
-        .bounded = true,
-        .order = order::fifo,
-    };
-    template <class T>
-    class type {
-    public:
-        using value_type = T;
-        explicit type(std::size_t capacity) : inner_(capacity) {}
-        [[nodiscard]] bool try_push(T&& v) noexcept {
-            if constexpr (F == fault::drop)
-                if (pushes_ == At) {  // producer-only counter
-                    ++pushes_;
-                    return true;
-                }
-            if (!inner_.try_push(std::move(v))) return false;
-            ++pushes_;
-            return true;
-        }
-        [[nodiscard]] bool try_pop(T& out) noexcept {
-            if constexpr (F == fault::duplicate)
-                if (pops_ == At + 1) {  // consumer-only state: hand element At out again
-                    ++pops_;
-                    out = last_;
-                    return true;
-                }
-            if (!inner_.try_pop(out)) return false;
-            last_ = out;
-            ++pops_;
-            return true;
-        }
-        std::size_t capacity() const noexcept { return inner_.capacity(); }
-
-    private:
-        lamport_ring<T> inner_;
-        std::uint64_t pushes_ = 0;  // producer only
-        std::uint64_t pops_ = 0;    // consumer only
-        T last_{};                  // consumer only
-    };
-};
-static_assert(queue_kind<faulty_kind<fault::drop, 1>>);
+using test::fault;
+using test::faulty_kind;
+using test::two_pus;
 
 template <class K>
 class load_delivery : public ::testing::Test {};

@@ -11,6 +11,7 @@
 #include <optional>
 #include <utility>
 
+#include "faulty_queue.hpp"
 #include "load_measure.hpp"
 #include "qmesh/queues/lamport_ring.hpp"
 #include "qmesh/runtime/topology.hpp"
@@ -20,65 +21,9 @@
 namespace qmesh::bench {
 namespace {
 
-std::optional<std::pair<unsigned, unsigned>> two_pus() {
-    const auto& av = rt::topology::instance().available();
-    if (av.size() < 2) return std::nullopt;
-    return std::pair{av[0], av[1]};
-}
-
-enum class fault : std::uint8_t { duplicate_push, tear_payload };
-
-// A lamport ring that misbehaves once, at element `At`: stores it twice
-// (duplicate_push: the queue then holds one element more than was pushed) or
-// hands it out with the last byte of its payload flipped (tear_payload).
-// Test-only; never registered.
-template <fault F, std::uint64_t At>
-struct faulty_kind {
-    static constexpr queue_traits traits{
-        .name = F == fault::duplicate_push ? "faulty-duplicate-push" : "faulty-tear",
-        .summary = "test only: lamport ring that stores one element twice or tears one",
-        .family = family::own,
-        .producers = role::single,
-        .consumers = role::single,
-        .progress = progress::wait_free,
-        .bounded = true,
-        .order = order::fifo,
-    };
-    template <class T>
-    class type {
-    public:
-        using value_type = T;
-        explicit type(std::size_t capacity) : inner_(capacity) {}
-        [[nodiscard]] bool try_push(T&& v) noexcept {
-            if constexpr (F == fault::duplicate_push)
-                if (pushes_ == At) {
-                    T copy = v;
-                    if (!inner_.try_push(std::move(copy))) return false;
-                    ++pushes_;
-                    while (!inner_.try_push(std::move(v))) {
-                    }
-                    return true;
-                }
-            if (!inner_.try_push(std::move(v))) return false;
-            ++pushes_;
-            return true;
-        }
-        [[nodiscard]] bool try_pop(T& out) noexcept {
-            if (!inner_.try_pop(out)) return false;
-            if constexpr (F == fault::tear_payload && requires { out.payload.back(); })
-                if (pops_ == At) out.payload.back() ^= 1;
-            ++pops_;
-            return true;
-        }
-        std::size_t capacity() const noexcept { return inner_.capacity(); }
-
-    private:
-        lamport_ring<T> inner_;
-        std::uint64_t pushes_ = 0;  // producer only
-        std::uint64_t pops_ = 0;    // consumer only
-    };
-};
-static_assert(queue_kind<faulty_kind<fault::duplicate_push, 1>>);
+using test::fault;
+using test::faulty_kind;
+using test::two_pus;
 
 constexpr std::uint64_t n_messages = 5000;
 
