@@ -859,46 +859,38 @@ private:
                     const auto w = static_cast<unsigned>(std::countr_zero(m));
                     // (B2) acquire: pairs with (B1).
                     const std::uint64_t bits = b.words[w].exchange(0, std::memory_order_acquire);
-                    // Scanning (rung only for sleep's sake) polls everything anyway.
-                    if (cfg_.poll == polling::doorbell && bits != 0) {
+                    // Scanning (rung only for sleep's sake) polls everything
+                    // anyway, and so does a shared inbox (one queue).
+                    if (cfg_.poll == polling::doorbell && !shared_inbox && bits != 0) {
                         cs.pending[w] |= bits;
                         cs.pending_words |= 1u << w;
                     }
                 }
             }
         }
-        if (cfg_.poll == polling::doorbell) {
-            if constexpr (shared_inbox) {
-                // One queue for every sender: polled every turn.
-                (void)drain_requests(cs, me, me, found);
-            }
+        if constexpr (shared_inbox) {
+            // Everything sent to this core is in its one inbox: polled every
+            // turn, whatever the strategy.
+            (void)drain_requests(cs, me, me, found);
+        } else if (cfg_.poll == polling::doorbell) {
             for (std::uint32_t wm = cs.pending_words; wm != 0; wm &= wm - 1) {
                 const auto w = static_cast<unsigned>(std::countr_zero(wm));
                 std::uint64_t bits = cs.pending[w];
                 for (std::uint64_t m = bits; m != 0; m &= m - 1) {
                     const unsigned s = w * 64 + static_cast<unsigned>(std::countr_zero(m));
                     // Replies first: they free in-flight slots for waiting submissions.
-                    bool more = false;
-                    if constexpr (!shared_inbox) {
-                        more |= drain_replies(cs, me, s, found);
-                        more |= drain_requests(cs, me, s, found);
-                    }
+                    bool more = drain_replies(cs, me, s, found);
+                    more |= drain_requests(cs, me, s, found);
                     if (!more) bits &= ~(std::uint64_t{1} << (s % 64));
                 }
                 cs.pending[w] = bits;
                 if (bits == 0) cs.pending_words &= ~(1u << w);
             }
         } else {
-            if constexpr (!shared_inbox) {
-                for (unsigned s = 0; s < n_; ++s)
-                    if (s != me) (void)drain_replies(cs, me, s, found);
-            }
-            if constexpr (shared_inbox) {
-                (void)drain_requests(cs, me, me, found);
-            } else {
-                for (unsigned s = 0; s < n_; ++s)
-                    if (s != me) (void)drain_requests(cs, me, s, found);
-            }
+            for (unsigned s = 0; s < n_; ++s)
+                if (s != me) (void)drain_replies(cs, me, s, found);
+            for (unsigned s = 0; s < n_; ++s)
+                if (s != me) (void)drain_requests(cs, me, s, found);
         }
         // Replies that did not fit earlier, in order.
         while (!cs.pending_replies.empty()) {
