@@ -7,8 +7,7 @@
 #include <mutex>
 #include <thread>
 
-#include <time.h>
-
+#include "qmesh/runtime/smp.hpp"
 #include "qmesh/runtime/topology.hpp"
 #include "stats.hpp"
 
@@ -109,7 +108,7 @@ run_outcome run_pinned(const std::vector<unsigned>& cores,
             while (ready.load(std::memory_order_acquire) < n) {
             }
             if (!abort.raised()) {
-                const std::uint64_t cpu0 = thread_cpu_ns(), wall0 = now_ns();
+                const std::uint64_t cpu0 = rt::thread_cpu_ns(), wall0 = now_ns();
                 try {
                     fns[i](abort);
                 } catch (const std::exception& e) {
@@ -117,7 +116,7 @@ run_outcome run_pinned(const std::vector<unsigned>& cores,
                 }
                 const std::uint64_t wall = now_ns() - wall0;
                 // Written by thread i only, read after the join.
-                if (wall > 0) shares[i] = static_cast<double>(thread_cpu_ns() - cpu0) / static_cast<double>(wall);
+                if (wall > 0) shares[i] = static_cast<double>(rt::thread_cpu_ns() - cpu0) / static_cast<double>(wall);
             }
             std::lock_guard lock(mu);
             if (done.fetch_add(1, std::memory_order_acq_rel) + 1 == n) cv.notify_one();
@@ -151,10 +150,5 @@ run_outcome run_pinned(const std::vector<unsigned>& cores,
     return r;
 }
 
-std::uint64_t thread_cpu_ns() noexcept {
-    timespec ts{};
-    if (::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 }  // namespace qmesh::bench

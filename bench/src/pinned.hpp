@@ -62,8 +62,6 @@ struct run_outcome {
     double cpu_share = 1.0;
 };
 
-// CPU time the calling thread has used, ns (CLOCK_THREAD_CPUTIME_ID).
-std::uint64_t thread_cpu_ns() noexcept;
 // Entries whose cpu_share is below this are flagged (a context warning).
 inline constexpr double low_cpu_share = 0.9;
 

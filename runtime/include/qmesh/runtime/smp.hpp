@@ -201,13 +201,15 @@ inline void respond_later(work_item* w) noexcept { local_hooks().respond(local_h
 // Index of the calling thread's reactor in its mesh, or -1 off the mesh.
 inline int this_core() noexcept { return detail::tl_hooks.core; }
 
-namespace detail {
-// CPU time the calling thread has used, ns.
+// CPU time the calling thread has used, ns (CLOCK_THREAD_CPUTIME_ID): what
+// a reactor, or a benchmark's measuring thread, got of its core.
 inline std::uint64_t thread_cpu_ns() noexcept {
     timespec ts{};
     if (::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
     return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
 }
+
+namespace detail {
 inline std::uint64_t clock_ns() noexcept {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                           std::chrono::steady_clock::now().time_since_epoch())
@@ -985,7 +987,7 @@ private:
         // By pointer: run()'s function object must outlive the task, since a
         // coroutine lambda's frame refers to its closure.
         if (start != nullptr) schedule_fn([start] { (*start)(); });
-        const std::uint64_t cpu0 = detail::thread_cpu_ns(), wall0 = detail::clock_ns();
+        const std::uint64_t cpu0 = thread_cpu_ns(), wall0 = detail::clock_ns();
         for (;;) {
             const bool busy = turn(cs, me);
             // (S2) acquire: pairs with (S1).
@@ -1011,7 +1013,7 @@ private:
                 park(cs, me);
             }
         }
-        cs.counters.cpu_ns = detail::thread_cpu_ns() - cpu0;
+        cs.counters.cpu_ns = thread_cpu_ns() - cpu0;
         cs.counters.wall_ns = detail::clock_ns() - wall0;
         hooks = {};
     }
