@@ -49,13 +49,19 @@ json traits_json(const queue_traits& t) {
             {"summary", t.summary}};
 }
 
-int cmd_list(const std::vector<std::string>& args) {
+// list and topo take one option, --json, at most once.
+bool json_option(const std::vector<std::string>& args, const char* cmd) {
     bool as_json = false;
     for (const auto& a : args) {
         if (a == "--json" && !as_json) as_json = true;
         else if (a == "--json") throw usage_error("option --json is given twice");
-        else throw usage_error("unknown option '" + a + "' for list");
+        else throw usage_error("unknown option '" + a + "' for " + cmd);
     }
+    return as_json;
+}
+
+int cmd_list(const std::vector<std::string>& args) {
+    const bool as_json = json_option(args, "list");
     json arr = json::array();
     all_queues::for_each([&]<class K>() { arr.push_back(traits_json(K::traits)); });
     if (as_json) {
@@ -74,12 +80,7 @@ int cmd_list(const std::vector<std::string>& args) {
 }
 
 int cmd_topo(const std::vector<std::string>& args) {
-    bool as_json = false;
-    for (const auto& a : args) {
-        if (a == "--json" && !as_json) as_json = true;
-        else if (a == "--json") throw usage_error("option --json is given twice");
-        else throw usage_error("unknown option '" + a + "' for topo");
-    }
+    const bool as_json = json_option(args, "topo");
     const auto& t = rt::topology::instance();
     json j;
     j["cpu_model"] = t.cpu_model();

@@ -477,10 +477,8 @@ std::string cpu_share_warning(const json& benchmarks) {
         if (!e.contains("cpu_share") || !e["valid"].get<bool>() || e.value("oversubscribed", false)) continue;
         if (e.value("design", std::string("sharded")) != "sharded") continue;
         if (e["queue"].is_string()) {
-            bool blocking = false;
-            all_queues::with(e["queue"].get<std::string>(),
-                             [&]<class K>() { blocking = K::traits.progress == qmesh::progress::blocking; });
-            if (blocking) continue;
+            const auto t = all_queues::find(e["queue"].get<std::string>());
+            if (t && t->progress == qmesh::progress::blocking) continue;
         }
         ++spinning;
         const double s = e["cpu_share"].get<double>();
