@@ -275,6 +275,92 @@ TYPED_TEST(smp_props, a_core_that_never_idles_still_sends) {
     }
 }
 
+// A request that bounces between the two cores: on its target it submits
+// onward to its origin, `hops` times in all (A -> B -> A -> B ...), hop i in
+// submit group first_group + i (all in group 0 when first_group is 0 and
+// `one_group`), and the last answers v + hops.
+template <class Mesh>
+rt::future<std::uint64_t> bounce(Mesh& mesh, unsigned hops, unsigned group, bool one_group, std::uint64_t v) {
+    if (hops == 0) return rt::make_ready_future<std::uint64_t>(v);
+    const unsigned other = 1 - static_cast<unsigned>(rt::this_core());
+    return mesh.submit_to(other, rt::submit_group{group}, [&mesh, hops, group, one_group, v] {
+        return bounce(mesh, hops - 1, one_group ? group : group + 1, one_group, v + 1);
+    });
+}
+
+// Nested submissions in a cycle (A -> B -> A -> B) with one slot per window:
+// in one group they wait on the slots their parents hold (the next test);
+// with one group per nesting level each waits only on a deeper level's
+// window, so they all complete. Both cores run many chains at once, under an
+// invoke_on_all that holds a group-0 slot on each pair for the whole run.
+TYPED_TEST(smp_props, nested_cycles_complete_with_a_submit_group_per_level) {
+    auto cfg = this->guarded(4, 1);
+    cfg.groups = 4;  // 0: invoke_on_all; 1..3: the three hops
+    rt::smp<TypeParam> mesh(cfg);
+    constexpr unsigned hops = 3;
+    const std::uint64_t k = scaled(200);
+    std::array<std::uint64_t, 2> wrong{}, done{};
+    mesh.run([&]() -> rt::future<> {
+        co_await mesh.invoke_on_all(rt::submit_group{0}, [&]() -> rt::future<> {
+            const unsigned me = static_cast<unsigned>(rt::this_core());
+            std::vector<rt::future<std::uint64_t>> fs;
+            for (std::uint64_t i = 0; i < k; ++i) fs.push_back(bounce(mesh, hops, 1, false, i * 10));
+            for (std::uint64_t i = 0; i < k; ++i) {
+                const std::uint64_t v = co_await std::move(fs[i]);
+                if (v != i * 10 + hops) ++wrong[me];
+                ++done[me];
+            }
+        });
+    });
+    EXPECT_EQ(done[0], k);
+    EXPECT_EQ(done[1], k);
+    EXPECT_EQ(wrong[0] + wrong[1], 0u);
+    const auto t = mesh.totals();
+    EXPECT_EQ(t.completed, 2 * k * hops + 1);  // and invoke_on_all's one request to the other core
+    EXPECT_GT(t.full_stalls, 0u);              // the windows were full
+}
+
+// The same cycle in one group is a deadlock, which is what the groups are
+// for: core 0's request to core 1 holds the only slot 0 -> 1, its nested
+// request back to core 0 submits to core 1 again and waits for that slot.
+// The watchdog ends it (seen: every run of it, on every queue tried).
+TEST(smp, a_nested_cycle_in_one_submit_group_deadlocks_on_its_window) {
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "an aborted mesh leaks what was in flight by design; LeakSanitizer would report it";
+#else
+    auto cfg = two_cores(4, 1);
+    std::atomic<bool> abort{false};
+    cfg.abort = &abort;
+    rt::smp<ff_ring_kind> mesh(cfg);
+    bench::watchdog dog(abort, std::chrono::milliseconds(300));
+    EXPECT_THROW(mesh.run([&] { return bounce(mesh, 3, 0, true, 0); }), std::runtime_error);
+    EXPECT_TRUE(abort.load());
+    const auto& c01 = mesh.counters(0, 1);
+    EXPECT_EQ(c01.sent, 1u);         // the first hop, never completed
+    EXPECT_EQ(c01.completed, 0u);
+    EXPECT_EQ(c01.full_stalls, 1u);  // the third hop, waiting for its slot
+#endif
+}
+
+TEST(smp, submit_groups_are_checked) {
+    auto cfg = two_cores(4, 4);
+    cfg.groups = 0;
+    EXPECT_THROW(rt::smp<lamport_kind>{cfg}, std::invalid_argument);
+    cfg.groups = 2;
+    rt::smp<lamport_kind> mesh(cfg);
+    std::string what;
+    mesh.run([&]() -> rt::future<> {
+        try {
+            (void)co_await mesh.submit_to(1, rt::submit_group{2}, [] { return 1; });
+        } catch (const std::out_of_range& e) {
+            what = e.what();
+        }
+        EXPECT_EQ(co_await mesh.submit_to(1, rt::submit_group{1}, [] { return 7; }), 7);
+    });
+    EXPECT_EQ(what, "submit_to: no such submit group");
+    EXPECT_EQ(mesh.totals().completed, 1u);
+}
+
 // map_reduce, like invoke_on_all, waits for every mapper: it fails only once
 // all have finished, with the first failure in core order, and leaves none of
 // the others unobserved.

@@ -22,13 +22,22 @@
 // every push and pop is a direct, inlinable call; there is no virtual call on
 // the queue.
 //
-// Flow control: at most `max_inflight` requests per ordered pair are in
-// flight (pushed, and not yet completed on the origin). A submission beyond
-// that waits, on the origin core, in a FIFO of its own; the reactor admits it
-// when a reply frees a slot. Nothing blocks a reactor, and since in-flight
-// requests never exceed the return queue's capacity, a reply always fits.
-// Submissions from A to B are pushed in submission order and B's queue is
-// FIFO, so they run on B in the order A made them.
+// Flow control: at most `max_inflight` requests per ordered pair and submit
+// group are in flight (pushed, and not yet completed on the origin). A
+// submission beyond that waits, on the origin core, in a FIFO of its own; the
+// reactor admits it when a reply frees a slot. Nothing blocks a reactor, and
+// since in-flight requests never exceed the return queue's capacity, a reply
+// always fits. Submissions from A to B in one group are pushed in submission
+// order and B's queue is FIFO, so they run on B in the order A made them.
+//
+// Submit groups (`smp_config::groups`, `submit_group`) are Seastar's answer
+// to a bounded window's one trap, smp_service_group: a request that, while
+// it runs, waits on a nested submission holds its slot until that one comes
+// back, so a cycle of such requests (A->B nests B->A nests A->B) with every
+// slot held waits on itself forever. Each group has a window of its own on
+// every pair, so nested submissions made in a group other than their
+// parent's (one group per nesting level) never wait for a slot their parent
+// holds.
 //
 // Finding work (`polling`): `scan` polls all 2(N-1) incoming queues every
 // turn, so an idle core's turn costs O(N). `doorbell` gives each core a
@@ -99,7 +108,11 @@ std::string_view to_string(numa_placement p) noexcept;
 struct smp_config {
     std::vector<unsigned> cores;       // reactor i runs on PU cores[i]
     std::size_t queue_capacity = 128;  // elements per request / return queue
-    std::size_t max_inflight = 128;    // per ordered pair; at most queue_capacity
+    std::size_t max_inflight = 128;    // per ordered pair and group; at most queue_capacity
+    // In-flight windows per ordered pair (submit_group 0 .. groups-1, each
+    // max_inflight). A queue holds at least groups * max_inflight, so every
+    // reply still fits.
+    unsigned groups = 1;
     std::size_t task_quota = 64;       // tasks per loop turn before polling again
     std::size_t poll_budget = 64;      // messages taken from one queue per turn
     polling poll = polling::scan;      // how a core finds work among its queues (see the header)
@@ -163,6 +176,14 @@ struct numa_report {
     std::uint64_t on_intended = 0;     // of which on the intended node (interleave: any)
 };
 
+// A class of submissions with an in-flight window of its own on every ordered
+// pair (smp_config::groups of them; submit_to without one uses group 0). Give
+// a nested submission a group other than its parent's, e.g. its nesting
+// depth, and nested requests can never deadlock on the window.
+struct submit_group {
+    unsigned id = 0;
+};
+
 // A request crossing the mesh: created on its origin core (from that core's
 // pool, pool.hpp) and freed there, by whichever lets go of it last: the mesh
 // after complete(), or the caller's future.
@@ -177,8 +198,11 @@ public:
     // must not touch the item afterwards).
     virtual void complete() noexcept = 0;
 
-    unsigned from = 0;
-    unsigned to = 0;
+    // 16 bits each (a mesh has at most 1920 cores and 256 groups), so
+    // that with t0 and next the header takes 32 bytes of the line that crosses.
+    std::uint16_t from = 0;
+    std::uint16_t to = 0;
+    std::uint16_t group = 0;      // its submit_group (origin only)
     std::uint64_t t0 = 0;         // submit time when sampled, else 0 (origin only)
     work_item* next = nullptr;    // link in a waiting or pending-reply list (one core's)
 };
@@ -417,6 +441,9 @@ public:
             throw std::invalid_argument("smp: at most " + std::to_string(64 * detail::bell_max_words) + " cores");
         if (cfg_.max_inflight == 0) throw std::invalid_argument("smp: max_inflight must be at least 1");
         if (cfg_.max_inflight > cfg_.queue_capacity) cfg_.max_inflight = cfg_.queue_capacity;
+        if (cfg_.groups == 0 || cfg_.groups > max_groups)
+            throw std::invalid_argument("smp: groups must be between 1 and " + std::to_string(max_groups));
+        pair_capacity_ = std::max(cfg_.queue_capacity, cfg_.groups * cfg_.max_inflight);
         if (cfg_.task_quota == 0) cfg_.task_quota = 1;
         if (cfg_.poll_budget == 0) cfg_.poll_budget = 1;
         if (cfg_.flush_max_turns == 0) cfg_.flush_max_turns = 1;
@@ -465,25 +492,33 @@ public:
     }
 
     // From a reactor of this mesh: runs fn on reactor `core` and returns a
-    // future of its result on the calling reactor.
+    // future of its result on the calling reactor. In submit group `g`
+    // (default 0): it takes one of that group's in-flight slots to `core`.
     template <class F>
     auto submit_to(unsigned core, F&& fn) -> futurize_t<std::invoke_result_t<std::decay_t<F>&>> {
+        return submit_to(core, submit_group{}, std::forward<F>(fn));
+    }
+    template <class F>
+    auto submit_to(unsigned core, submit_group g, F&& fn) -> futurize_t<std::invoke_result_t<std::decay_t<F>&>> {
         using Fut = futurize_t<std::invoke_result_t<std::decay_t<F>&>>;
         const int me = this_core();
         if (me < 0 || cores_ == nullptr) throw std::logic_error("qmesh: submit_to called off the mesh's reactors");
         if (core >= n_) return make_exception_future<typename Fut::value_type>(std::out_of_range("submit_to: no such core"));
+        if (g.id >= cfg_.groups)
+            return make_exception_future<typename Fut::value_type>(std::out_of_range("submit_to: no such submit group"));
         if (static_cast<unsigned>(me) == core) return futurize_invoke(fn);  // local short-cut
         core_state& cs = state(static_cast<unsigned>(me));
         if (cs.stopping_seen) return make_exception_future<typename Fut::value_type>(smp_stopping{});
         auto* item = new detail::async_work_item<std::decay_t<F>>(std::forward<F>(fn));
-        item->from = static_cast<unsigned>(me);
-        item->to = core;
+        item->from = static_cast<std::uint16_t>(me);
+        item->to = static_cast<std::uint16_t>(core);
+        item->group = static_cast<std::uint16_t>(g.id);
         if (cfg_.latency_sample_every != 0 && ++cs.sample_tick >= cfg_.latency_sample_every) {
             cs.sample_tick = 0;
             item->t0 = detail::clock_ns();
         }
         auto fut = item->get_future();
-        auto& w = cs.waiting[core];
+        auto& w = cs.waiting[slot(core, g.id)];
         if (!w.empty() || !try_send(cs, item)) {
             w.push_back(item);
             ++cs.out[core].full_stalls;
@@ -491,15 +526,23 @@ public:
         return fut;
     }
 
-    // Runs fn on every core (on_others: every core but this one); the future
-    // resolves when all have run.
+    // Runs fn on every core (on_others: every core but this one), in submit
+    // group `g` (default 0); the future resolves when all have run.
     template <class F>
     future<> invoke_on_all(F fn) {
-        return invoke_on(fn, /*include_self=*/true);
+        return invoke_on(fn, /*include_self=*/true, submit_group{});
+    }
+    template <class F>
+    future<> invoke_on_all(submit_group g, F fn) {
+        return invoke_on(fn, /*include_self=*/true, g);
     }
     template <class F>
     future<> invoke_on_others(F fn) {
-        return invoke_on(fn, /*include_self=*/false);
+        return invoke_on(fn, /*include_self=*/false, submit_group{});
+    }
+    template <class F>
+    future<> invoke_on_others(submit_group g, F fn) {
+        return invoke_on(fn, /*include_self=*/false, g);
     }
 
     // Runs mapper on every core and folds the results with reducer, in core
@@ -509,10 +552,14 @@ public:
     // in core order: a mapper's, or the reducer's on an earlier value.
     template <class Mapper, class T, class Reducer>
     future<T> map_reduce(Mapper mapper, T init, Reducer reducer) {
+        return map_reduce(submit_group{}, std::move(mapper), std::move(init), std::move(reducer));
+    }
+    template <class Mapper, class T, class Reducer>
+    future<T> map_reduce(submit_group g, Mapper mapper, T init, Reducer reducer) {
         using Fut = futurize_t<std::invoke_result_t<Mapper&>>;
         std::vector<Fut> fs;
         fs.reserve(n_);
-        for (unsigned c = 0; c < n_; ++c) fs.push_back(submit_to(c, mapper));
+        for (unsigned c = 0; c < n_; ++c) fs.push_back(submit_to(c, g, mapper));
         std::exception_ptr first;
         for (auto& f : fs) {
             try {
@@ -581,8 +628,8 @@ public:
         if (n < 2) throw std::invalid_argument("measure_idle_poll: n must be at least 2");
         cfg.cores.assign(n, 0);
         cfg.pin = false;
-        const std::size_t pair_bytes = pair_footprint(cfg.queue_capacity);
         smp m(std::move(cfg));
+        const std::size_t pair_bytes = pair_footprint(m.pair_capacity_);
         m.prepare_states();
         m.init_state(0);
         m.pu_nodes_.assign(n, detail::numa_node_of_pu(0));
@@ -627,8 +674,8 @@ public:
 private:
     // Per-core state, touched only by that core's thread while running.
     struct alignas(cache_line_bytes) core_state {
-        std::vector<detail::item_list> waiting;       // per target: not yet pushed, FIFO
-        std::vector<std::uint32_t> inflight;          // per target: pushed, not completed
+        std::vector<detail::item_list> waiting;       // per target and group (slot()): not yet pushed, FIFO
+        std::vector<std::uint32_t> inflight;          // per target and group (slot()): pushed, not completed
         std::vector<std::uint32_t> unflushed;         // per target: pushes since its queue's last flush
         std::vector<std::uint8_t> dirty_flags;        // per peer: req_dirty | rep_dirty
         std::vector<unsigned> dirty;                  // peers with a flag set
@@ -648,9 +695,14 @@ private:
         bool quiesced = false;
     };
     static constexpr std::uint8_t req_dirty = 1, rep_dirty = 2;
+    static constexpr unsigned max_groups = 256;
     static constexpr std::size_t prefetch_batch = 16;  // items popped before any is touched
 
     std::size_t idx(unsigned from, unsigned to) const noexcept { return static_cast<std::size_t>(from) * n_ + to; }
+    // A core's in-flight count and waiting list for (target, group).
+    std::size_t slot(unsigned to, unsigned group) const noexcept {
+        return static_cast<std::size_t>(to) * cfg_.groups + group;
+    }
     core_state& state(unsigned c) noexcept { return (*cores_)[c]; }
     // Where from's requests to `to` go, and where the replies to them come
     // back (a shared inbox: to's inbox, and from's).
@@ -671,11 +723,11 @@ private:
     }
 
     template <class F>
-    future<> invoke_on(F fn, bool include_self) {
+    future<> invoke_on(F fn, bool include_self, submit_group g) {
         std::vector<future<>> fs;
         const unsigned me = static_cast<unsigned>(this_core());
         for (unsigned c = 0; c < n_; ++c)
-            if (include_self || c != me) fs.push_back(submit_to(c, fn).discard_result());
+            if (include_self || c != me) fs.push_back(submit_to(c, g, fn).discard_result());
         std::exception_ptr first;
         for (auto& f : fs) {
             try {
@@ -727,9 +779,10 @@ private:
     bool try_send(core_state& cs, work_item* item) noexcept {
         const unsigned to = item->to;
         const unsigned from = item->from;  // once pushed, the item is the target's
-        if (cs.inflight[to] >= cfg_.max_inflight) return false;
+        const std::size_t sl = slot(to, item->group);
+        if (cs.inflight[sl] >= cfg_.max_inflight) return false;
         if (!req(from, to).try_push(std::move(item))) return false;
-        ++cs.inflight[to];
+        ++cs.inflight[sl];
         ++cs.total_inflight;
         ++cs.out[to].sent;
         mark_dirty(cs, to, req_dirty);
@@ -741,8 +794,8 @@ private:
         return true;
     }
 
-    void admit_waiting(core_state& cs, unsigned to) noexcept {
-        auto& w = cs.waiting[to];
+    void admit_waiting(core_state& cs, std::size_t sl) noexcept {
+        auto& w = cs.waiting[sl];
         while (!w.empty()) {
             work_item* item = w.head;
             w.pop_front();
@@ -802,13 +855,16 @@ private:
     }
 
     // On the origin: a reply has come back.
-    void complete_reply(core_state& cs, work_item* item) noexcept {
+    // Returns the slot (target, group) it freed.
+    std::size_t complete_reply(core_state& cs, work_item* item) noexcept {
         const unsigned s = item->to;
+        const std::size_t sl = slot(s, item->group);
         ++cs.out[s].completed;
-        --cs.inflight[s];
+        --cs.inflight[sl];
         --cs.total_inflight;
         if (item->t0 != 0) cs.latency.record(detail::clock_ns() - item->t0);
         item->complete();  // may free the item
+        return sl;
     }
 
     // Takes up to poll_budget replies from `s`; true if it hit the budget.
@@ -817,7 +873,8 @@ private:
         const std::size_t k = drain_queue(q, [&](work_item* item) { complete_reply(cs, item); });
         if (k == 0) consumer_flush(q);
         found |= k != 0;
-        if (!cs.waiting[s].empty()) admit_waiting(cs, s);
+        for (std::size_t sl = slot(s, 0); sl < slot(s + 1, 0); ++sl)
+            if (!cs.waiting[sl].empty()) admit_waiting(cs, sl);
         return k == cfg_.poll_budget;
     }
     // Takes up to poll_budget requests from source `s` (shared inbox: the
@@ -828,9 +885,8 @@ private:
         const std::size_t k = drain_queue(q, [&](work_item* item) {
             if constexpr (shared_inbox) {
                 if (item->to != me) {  // a reply: this core is its origin
-                    const unsigned t = item->to;
-                    complete_reply(cs, item);
-                    if (!cs.waiting[t].empty()) admit_waiting(cs, t);
+                    const std::size_t sl = complete_reply(cs, item);
+                    if (!cs.waiting[sl].empty()) admit_waiting(cs, sl);
                     return;
                 }
             }
@@ -1035,10 +1091,10 @@ private:
         };
         for (unsigned s = 0; s < n_ && !shared_inbox; ++s) {
             if (s == me) continue;
-            make(req_[idx(s, me)], s, cfg_.queue_capacity);
-            make(rep_[idx(me, s)], s, cfg_.queue_capacity);
+            make(req_[idx(s, me)], s, pair_capacity_);
+            make(rep_[idx(me, s)], s, pair_capacity_);
         }
-        if (shared_inbox) make(req_[me], me, inbox_capacity(cfg_.queue_capacity, n_ - 1));
+        if (shared_inbox) make(req_[me], me, inbox_capacity(pair_capacity_, n_ - 1));
     }
 
     void prepare_states() {
@@ -1052,8 +1108,8 @@ private:
     // line with another's, and every message would pull it across.
     void init_state(unsigned me) {
         core_state& cs = state(me);
-        cs.waiting.resize(n_);
-        cs.inflight.assign(n_, 0);
+        cs.waiting.resize(static_cast<std::size_t>(n_) * cfg_.groups);
+        cs.inflight.assign(static_cast<std::size_t>(n_) * cfg_.groups, 0);
         cs.unflushed.assign(n_, 0);
         cs.dirty_flags.assign(n_, 0);
         cs.dirty.reserve(n_);
@@ -1119,6 +1175,7 @@ private:
     smp_config cfg_;
     unsigned n_;
     unsigned words_ = 1;  // doorbell words in use
+    std::size_t pair_capacity_ = 0;  // each queue's capacity per pair: room for every group's window
     bool ring_ = false;   // senders ring doorbells (doorbell polling or sleeping reactors)
     std::vector<std::unique_ptr<queue_type>> req_;  // [from * n + to] (shared inbox: [to])
     std::vector<std::unique_ptr<queue_type>> rep_;  // [from * n + to]: replies for from's requests to `to`
