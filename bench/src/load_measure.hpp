@@ -86,6 +86,7 @@
 #include <cstdint>
 #include <string>
 
+#include "drained.hpp"
 #include "measure.hpp"
 #include "pinned.hpp"
 #include "qmesh/queues/concept.hpp"
@@ -282,12 +283,7 @@ load_result measure_load(unsigned producer_pu, unsigned consumer_pu, const load_
     const run_outcome o = run_pinned({producer_pu, consumer_pu}, {producer, consumer}, p.timeout);
     // Exactly once also means nothing more: with both threads joined, the
     // queue must be empty.
-    if (o.ok && ct.bad.empty() && ct.received == p.messages) {
-        qmesh::consumer_flush(q);
-        if (load_message extra; q.try_pop(extra))
-            ct.bad = "a message more than the " + std::to_string(p.messages) + " sent was left in the queue (seq " +
-                     std::to_string(extra.seq) + ")";
-    }
+    if (o.ok && ct.bad.empty() && ct.received == p.messages) ct.bad = left_in_queue<load_message>(q, p.messages);
     r.ok = o.ok && ct.bad.empty() && ct.received == p.messages;
     r.cpu_share = o.cpu_share;
     r.error = !o.ok ? o.error : !ct.bad.empty() ? ct.bad : (ct.received != p.messages ? "messages lost" : "");

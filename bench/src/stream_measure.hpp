@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 
+#include "drained.hpp"
 #include "pinned.hpp"
 #include "qmesh/queues/concept.hpp"
 
@@ -118,12 +119,7 @@ stream_result measure_stream(unsigned a, unsigned b, const stream_params& p) {
     const run_outcome o = run_pinned({a, b}, {producer, consumer}, p.timeout);
     // Exactly once also means nothing more: with both threads joined (the
     // join orders everything they did before this), the queue must be empty.
-    if (o.ok && bad.empty() && received == p.messages) {
-        qmesh::consumer_flush(q);
-        if (M extra; q.try_pop(extra))
-            bad = "a message more than the " + std::to_string(p.messages) + " sent was left in the queue (seq " +
-                  std::to_string(extra.seq) + ")";
-    }
+    if (o.ok && bad.empty() && received == p.messages) bad = left_in_queue<M>(q, p.messages);
     stream_result r;
     r.ok = o.ok && bad.empty() && received == p.messages;
     r.cpu_share = o.cpu_share;
