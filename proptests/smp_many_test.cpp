@@ -144,5 +144,110 @@ TYPED_TEST(smp_many, all_to_all_delivers_once_in_order) {
     }
 }
 
+
+// Submit groups on more than two reactors: every core sends k requests to
+// every other core in group 1 (under an invoke_on_all that holds a group-0
+// slot), each of which submits onward in group 2 to the next core (its
+// origin included, so chains close cycles), and every third of those once
+// more in group 3. One slot per window and queues of one element (each
+// queue then holds exactly groups * 1): windows, queues and inboxes are all
+// full at times, and a waiting submission of one group must still be
+// admitted when replies of another group come back. Every level delivers
+// once and, per source and group, in order.
+TYPED_TEST(smp_many, nested_cycles_in_submit_groups_deliver_once_in_order) {
+    const auto& av = rt::topology::instance().available();
+    for (const unsigned n : {4u, 6u}) {
+        for (const many_strategy& st : many_strategies) {
+            SCOPED_TRACE(std::string(st.name) + ", " + std::to_string(n) + " reactors");
+            rt::smp_config cfg;
+            for (unsigned i = 0; i < n; ++i) cfg.cores.push_back(av[i % av.size()]);
+            cfg.pin = false;
+            cfg.yield_when_idle = true;
+            cfg.queue_capacity = 1;
+            cfg.max_inflight = 1;
+            cfg.groups = 4;
+            cfg.poll_budget = 1;
+            cfg.poll = st.poll;
+            cfg.idle = st.idle;
+            cfg.idle_turns_before_sleep = 1;
+            cfg.sleep_timeout = std::chrono::seconds(120);
+            cfg.flush_on_poll = st.flush_on_poll;
+            cfg.flush_threshold = st.flush_threshold;
+            cfg.flush_max_turns = st.flush_max_turns;
+            std::atomic<bool> abort{false};
+            cfg.abort = &abort;
+            bench::watchdog dog(abort, std::chrono::seconds(60));
+            rt::smp<TypeParam> mesh(cfg);
+            const std::uint64_t k = scaled(100);
+            // seen[g][t][s]: what core t ran for core s in group g, in order (written on t only).
+            std::vector<std::vector<std::vector<std::vector<std::uint64_t>>>> seen(
+                4, std::vector<std::vector<std::vector<std::uint64_t>>>(n, std::vector<std::vector<std::uint64_t>>(n)));
+            std::vector<std::uint64_t> wrong_on(n, 0);
+            EXPECT_NO_THROW(mesh.run([&]() -> rt::future<> {
+                co_await mesh.invoke_on_all(rt::submit_group{0}, [&]() -> rt::future<> {
+                    const unsigned me = static_cast<unsigned>(rt::this_core());
+                    std::vector<rt::future<std::uint64_t>> fs;
+                    for (std::uint64_t i = 0; i < k; ++i)
+                        for (unsigned t = 0; t < n; ++t) {
+                            if (t == me) continue;
+                            fs.push_back(mesh.submit_to(t, rt::submit_group{1}, [&, me, t, i]() -> rt::future<std::uint64_t> {
+                                seen[1][t][me].push_back(i);
+                                const unsigned u = (t + 1) % n;
+                                return mesh.submit_to(u, rt::submit_group{2}, [&, t, u, i]() -> rt::future<std::uint64_t> {
+                                    seen[2][u][t].push_back(i);
+                                    if (i % 3 != 0) return rt::make_ready_future<std::uint64_t>(i * 2);
+                                    const unsigned w = (u + 1) % n;
+                                    return mesh.submit_to(w, rt::submit_group{3}, [&, u, w, i] {
+                                        seen[3][w][u].push_back(i);
+                                        return i * 2;
+                                    });
+                                });
+                            }));
+                        }
+                    std::uint64_t j = 0;
+                    for (auto& f : fs) {
+                        const std::uint64_t v = co_await std::move(f);
+                        if (v != (j / (n - 1)) * 2) ++wrong_on[me];
+                        ++j;
+                    }
+                });
+            }));
+            dog.stop();
+            EXPECT_FALSE(abort.load()) << "the watchdog fired: a submission was stranded or a cycle deadlocked";
+            if (abort.load()) {
+                for (unsigned a = 0; a < n; ++a)
+                    for (unsigned b = 0; b < n; ++b) {
+                        const auto& c = mesh.counters(a, b);
+                        if (c.sent != c.completed || c.sent != c.received)
+                            std::printf("    %u->%u sent %llu received %llu completed %llu stalls %llu\n", a, b,
+                                        (unsigned long long)c.sent, (unsigned long long)c.received,
+                                        (unsigned long long)c.completed, (unsigned long long)c.full_stalls);
+                    }
+                continue;
+            }
+            std::uint64_t wrong = 0;
+            for (unsigned c = 0; c < n; ++c) wrong += wrong_on[c];
+            EXPECT_EQ(wrong, 0u);
+            for (unsigned t = 0; t < n; ++t)
+                for (unsigned s = 0; s < n; ++s) {
+                    if (s == t) continue;
+                    // Group 1: k from each source; group 2: core s forwards
+                    // all it got (k from each of n-1 sources) to s+1 only.
+                    ASSERT_EQ(seen[1][t][s].size(), k) << s << " -> " << t;
+                    for (std::uint64_t i = 0; i < k; ++i) ASSERT_EQ(seen[1][t][s][i], i) << s << " -> " << t;
+                }
+            for (unsigned s = 0; s < n; ++s) {
+                const unsigned t = (s + 1) % n;
+                ASSERT_EQ(seen[2][t][s].size(), (n - 1) * k) << s << " -> " << t;
+                ASSERT_EQ(seen[3][(t + 1) % n][t].size(), (n - 1) * ((k + 2) / 3)) << t << " -> " << (t + 1) % n;
+            }
+            const auto tot = mesh.totals();
+            EXPECT_EQ(tot.sent, tot.completed);
+            EXPECT_EQ(tot.sent, tot.received);
+            EXPECT_GT(tot.full_stalls, 0u);
+        }
+    }
+}
+
 }  // namespace
 }  // namespace qmesh::test

@@ -107,7 +107,7 @@ std::string_view to_string(numa_placement p) noexcept;
 
 struct smp_config {
     std::vector<unsigned> cores;       // reactor i runs on PU cores[i]
-    std::size_t queue_capacity = 128;  // elements per request / return queue
+    std::size_t queue_capacity = 128;  // elements per request / return queue (raised to groups * max_inflight if less)
     std::size_t max_inflight = 128;    // per ordered pair and group; at most queue_capacity
     // In-flight windows per ordered pair (submit_group 0 .. groups-1, each
     // max_inflight). A queue holds at least groups * max_inflight, so every
@@ -521,6 +521,8 @@ public:
         auto& w = cs.waiting[slot(core, g.id)];
         if (!w.empty() || !try_send(cs, item)) {
             w.push_back(item);
+            ++cs.waiting_to[core];
+            ++cs.total_waiting;
             ++cs.out[core].full_stalls;
         }
         return fut;
@@ -676,6 +678,7 @@ private:
     struct alignas(cache_line_bytes) core_state {
         std::vector<detail::item_list> waiting;       // per target and group (slot()): not yet pushed, FIFO
         std::vector<std::uint32_t> inflight;          // per target and group (slot()): pushed, not completed
+        std::vector<std::uint32_t> waiting_to;        // per target: submissions waiting, all groups together
         std::vector<std::uint32_t> unflushed;         // per target: pushes since its queue's last flush
         std::vector<std::uint8_t> dirty_flags;        // per peer: req_dirty | rep_dirty
         std::vector<unsigned> dirty;                  // peers with a flag set
@@ -687,6 +690,7 @@ private:
         core_counters counters;
         histogram latency;
         std::size_t total_inflight = 0;
+        std::size_t total_waiting = 0;                // submissions waiting, all targets and groups
         std::uint64_t numa_checked = 0, numa_on_intended = 0;
         std::size_t idle_run = 0;
         std::size_t held_turns = 0;  // busy turns that kept unflushed pushes (flush_on_poll = false)
@@ -714,10 +718,10 @@ private:
         if constexpr (shared_inbox) return *req_[from];
         else return *rep_[idx(from, to)];
     }
-    // A core's inbox holds at most max_inflight requests from each of its
-    // `peers` and as many replies to its own requests to each: a request
-    // in flight is in one place at a time. So a reply always fits, as with
-    // a return queue per pair.
+    // A core's inbox holds at most groups * max_inflight (<= `capacity`, a
+    // pair's) requests from each of its `peers` and as many replies to its
+    // own requests to each: a request in flight is in one place at a time.
+    // So a reply always fits, as with a return queue per pair.
     static std::size_t inbox_capacity(std::size_t capacity, std::size_t peers) noexcept {
         return 2 * capacity * std::max<std::size_t>(peers, 1);
     }
@@ -794,7 +798,8 @@ private:
         return true;
     }
 
-    void admit_waiting(core_state& cs, std::size_t sl) noexcept {
+    // Sends what waits for (to, group) at slot sl, in order, while it can.
+    void admit_waiting(core_state& cs, unsigned to, std::size_t sl) noexcept {
         auto& w = cs.waiting[sl];
         while (!w.empty()) {
             work_item* item = w.head;
@@ -803,6 +808,8 @@ private:
                 w.push_front(item);
                 break;
             }
+            --cs.waiting_to[to];
+            --cs.total_waiting;
         }
     }
 
@@ -873,8 +880,12 @@ private:
         const std::size_t k = drain_queue(q, [&](work_item* item) { complete_reply(cs, item); });
         if (k == 0) consumer_flush(q);
         found |= k != 0;
-        for (std::size_t sl = slot(s, 0); sl < slot(s + 1, 0); ++sl)
-            if (!cs.waiting[sl].empty()) admit_waiting(cs, sl);
+        // Every group's: a reply of one group can make room in the queue
+        // for another's. Counted per target, so an idle scan does not read
+        // `groups` lists per source.
+        if (cs.waiting_to[s] != 0)
+            for (std::size_t sl = slot(s, 0); sl < slot(s + 1, 0); ++sl)
+                if (!cs.waiting[sl].empty()) admit_waiting(cs, s, sl);
         return k == cfg_.poll_budget;
     }
     // Takes up to poll_budget requests from source `s` (shared inbox: the
@@ -885,8 +896,9 @@ private:
         const std::size_t k = drain_queue(q, [&](work_item* item) {
             if constexpr (shared_inbox) {
                 if (item->to != me) {  // a reply: this core is its origin
+                    const unsigned t = item->to;
                     const std::size_t sl = complete_reply(cs, item);
-                    if (!cs.waiting[sl].empty()) admit_waiting(cs, sl);
+                    if (!cs.waiting[sl].empty()) admit_waiting(cs, t, sl);
                     return;
                 }
             }
@@ -1000,9 +1012,7 @@ private:
 
     bool nothing_pending(const core_state& cs) const noexcept {
         if (!cs.pending_replies.empty() || !cs.dirty.empty() || !local_tasks().empty()) return false;
-        for (const auto& w : cs.waiting)
-            if (!w.empty()) return false;
-        return cs.pending_words == 0;
+        return cs.total_waiting == 0 && cs.pending_words == 0;
     }
 
     // Parks the calling reactor until a ring or a poke (or the timeout).
@@ -1110,6 +1120,7 @@ private:
         core_state& cs = state(me);
         cs.waiting.resize(static_cast<std::size_t>(n_) * cfg_.groups);
         cs.inflight.assign(static_cast<std::size_t>(n_) * cfg_.groups, 0);
+        cs.waiting_to.assign(n_, 0);
         cs.unflushed.assign(n_, 0);
         cs.dirty_flags.assign(n_, 0);
         cs.dirty.reserve(n_);
