@@ -57,7 +57,9 @@ TYPED_TEST(smp_many, all_to_all_delivers_once_in_order) {
             // Tiny queues; the second pass fills a pair's whole capacity, so
             // an inbox (2 * capacity * (n - 1)) can be exactly full.
             cfg.queue_capacity = tight ? 2 : 3;
-            cfg.max_inflight = 2;  // 1 would deadlock: invoke_on_all holds a credit all along
+            // 1 would deadlock in one group: invoke_on_all holds a credit all
+            // along (the submit-group test below runs with 1).
+            cfg.max_inflight = 2;
             cfg.poll_budget = tight ? 1 : 5;
             cfg.poll = st.poll;
             cfg.idle = st.idle;
