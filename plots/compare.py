@@ -246,12 +246,17 @@ def main(argv=None) -> int:
     except qr.QmeshError as e:
         return qr.fail(PROG, e)
 
-    runs_a = {r.run_name: r for r in qr.runs(doc_a) if r.iterations}
-    runs_b = {r.run_name: r for r in qr.runs(doc_b) if r.iterations}
+    runs_a = {r.run_name: r for r in qr.runs(doc_a)}
+    runs_b = {r.run_name: r for r in qr.runs(doc_b)}
     common = [n for n in runs_a if n in runs_b]
+    # Aggregates only (no iteration entries) on a side: the run is in both files, but there
+    # are no repetitions to test.
+    no_reps = [n for n in common if not (runs_a[n].iterations and runs_b[n].iterations)]
     threshold = args.threshold / 100
     rows, lacking = [], []
     for n in common:
+        if n in no_reps:
+            continue
         metric = choose_metric(args.metric, runs_a[n], runs_b[n])
         if not runs_a[n].samples(metric, False) and not runs_b[n].samples(metric, False):
             lacking.append(n)  # e.g. floor entries have no floor_ratio: nothing to say
@@ -280,10 +285,13 @@ def main(argv=None) -> int:
     notes = [f"{r.name}: {r.note}" for r in rows if r.note]
     only_a = [n for n in runs_a if n not in runs_b]
     only_b = [n for n in runs_b if n not in runs_a]
-    if notes or only_a or only_b or lacking:
+    if notes or only_a or only_b or lacking or no_reps:
         print()
     for n in notes:
         print(f"note: {n}")
+    if no_reps:
+        print(f"without repetitions in A or B (aggregates only, not compared): "
+              f"{', '.join(no_reps)}")
     if lacking:
         print(f"without {args.metric} in A or B (not compared): {', '.join(lacking)}")
     if only_a:
@@ -296,7 +304,7 @@ def main(argv=None) -> int:
     print()
     print(f"{len(rows)} compared: {len(regressions)} significant regression(s) beyond "
           f"{args.threshold:g}%, {len(improvements)} significant improvement(s)")
-    if not rows:
+    if not common:
         print("note: A and B have no run_name in common")
     for n in regressions:
         print(f"REGRESSION: {n}")
@@ -305,4 +313,5 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     qr.quiet_sigpipe()
+    qr.paths_on_stdout()
     sys.exit(main())

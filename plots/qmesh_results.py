@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import os
+import re
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -328,8 +329,35 @@ def _leaves(value: Any, path: list) -> Iterable[tuple]:
         yield path, value
 
 
+def _lone_surrogate(value: Any, path: list) -> Optional[list]:
+    """The path of the first string (value or key) holding half a UTF-16 surrogate pair."""
+    def bad(text: str) -> bool:
+        return any("\ud800" <= c <= "\udfff" for c in text)
+    if isinstance(value, str):
+        return path if bad(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if bad(key):
+                return path + [key]
+            found = _lone_surrogate(item, path + [key])
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _lone_surrogate(item, path + [i])
+            if found is not None:
+                return found
+    return None
+
+
+# A \uXXXX escape of a surrogate; a valid pair decodes to one character, so only a lone half
+# is left in the decoded strings, which no UTF-8 output (report, terminal) can then encode.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
 def parse(text: str, path: str) -> Any:
-    """Strict JSON: no NaN/Infinity, no duplicate keys, no out-of-range numbers."""
+    """Strict JSON: no NaN/Infinity, no duplicate keys, no out-of-range numbers, no lone
+    UTF-16 surrogates (not Unicode text)."""
     if not text.strip():
         raise ParseError(path, "empty file, expected a JSON object")
     # The decoder cannot say where a number stands, so an out-of-range one is decoded as a
@@ -355,6 +383,11 @@ def parse(text: str, path: str) -> Any:
                     f"{value.text[:20]}... ({len(value.text)} characters)"
                 raise ParseError(path, f"{_location(where)}: number {number} is out of range "
                                        f"(beyond {sys.float_info.max:.4g}, the largest float)")
+        # The walk is taken only when the text has such an escape (rare), as above.
+        where = _lone_surrogate(doc, []) if _SURROGATE_ESCAPE.search(text) else None
+        if where is not None:
+            raise ParseError(path, f"not valid JSON: {_location(where)}: a \\u escape of half "
+                                   f"a UTF-16 surrogate pair, not a character")
         return doc
     except _JsonProblem as e:
         raise ParseError(path, f"not valid JSON: {e}") from None
@@ -395,6 +428,9 @@ def check_document(doc: Any, path: str, schema: dict) -> dict:
 # larger one is a corrupt file, and products, sums and axis margins of such values overflow
 # to inf in the plots' arithmetic, which matplotlib cannot draw.
 MAX_MAGNITUDE = 1e150
+# qmesh writes integers as int64 or uint64. A JSON integer beyond those stays a Python int,
+# which numpy can hold only as an object: a plot of it raises (log2, isfinite) at savefig.
+INT_RANGE = (-2 ** 63, 2 ** 64 - 1)
 
 
 def _consistency_problems(doc: dict) -> list[str]:
@@ -404,6 +440,10 @@ def _consistency_problems(doc: dict) -> list[str]:
         if _is_number(value) and abs(value) > MAX_MAGNITUDE:
             problems.append(f"{_location(where)}: {show(value)} is beyond any measurement "
                             f"(more than {MAX_MAGNITUDE:g} in magnitude)")
+        elif isinstance(value, int) and not isinstance(value, bool) \
+                and not INT_RANGE[0] <= value <= INT_RANGE[1]:
+            problems.append(f"{_location(where)}: integer {show(value)} is beyond 64 bits "
+                            f"(qmesh writes int64 or uint64: {INT_RANGE[0]} to {INT_RANGE[1]})")
     sets: dict[str, dict[str, int]] = {}  # run_name -> aggregate_name -> index
     for i, entry in enumerate(doc["benchmarks"]):
         if entry["run_type"] != "aggregate":
@@ -471,6 +511,15 @@ def quiet_sigpipe() -> None:
     import signal
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
+def paths_on_stdout() -> None:
+    """Print file names as the bytes they are. Python hands over a name that is not UTF-8
+    with its odd bytes as surrogates (os.fsdecode), which a stdout in strict mode (the
+    default under a UTF-8 locale) refuses with a traceback; surrogateescape writes them back
+    as the original bytes. stderr already escapes them (backslashreplace)."""
+    if getattr(sys.stdout, "errors", None) == "strict" and hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="surrogateescape")
 
 
 def fail(prog: str, error: Any) -> int:

@@ -14,18 +14,21 @@ input files. plots/README.md describes each plot.
 
 Exit status: 0 success; 2 bad usage, an input that is not a valid result file, or an output
 that cannot be written (one line on stderr). All inputs are checked before anything is
-written, and the outputs are assembled in a temporary directory next to DIR and moved in at
-the end, so a failed run leaves no half-written report.
+written, and the outputs are assembled in a temporary directory (inside DIR when it exists,
+else next to it) and moved in at the end, so a failed or interrupted run (SIGINT, SIGTERM,
+SIGHUP: exit status 128 + the signal) leaves no half-written report.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import math
 import os
 import re
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -82,6 +85,15 @@ def plt():
 # --------------------------------------------------------------------------------------
 # Formatting
 
+def _plain(text):
+    """Text from the input (queue, run, host, CPU, mutant names) for a matplotlib label:
+    its "$" escaped, since matplotlib sets the text between two "$" as TeX math (and raises
+    on an unknown \\command there). A list is escaped item by item."""
+    if isinstance(text, (list, tuple)):
+        return [_plain(t) for t in text]
+    return str(text).replace("$", r"\$")
+
+
 def fmt(v) -> str:
     if v is None:
         return "-"
@@ -125,7 +137,13 @@ def footer(path: str, ctx: dict) -> str:
     """Which machine and which run a figure comes from: host (CPU), date, git sha, file."""
     dirty = " (dirty)" if ctx["git_dirty"] else ""
     return (f"{ctx['host_name']} ({ctx['cpu']['model']}, {ctx['cpu']['logical_cpus']} CPUs) · "
-            f"run {ctx['date']} · git {ctx['git_sha'][:12]}{dirty} · {os.path.basename(path)}")
+            f"run {ctx['date']} · git {ctx['git_sha'][:12]}{dirty} · {_shown_name(path)}")
+
+
+def _shown_name(path: str) -> str:
+    """The file's name for a figure: bytes that are not UTF-8 (surrogates from os.fsdecode,
+    which no font has) shown as U+FFFD, as a terminal shows them."""
+    return os.path.basename(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def ci_note(summaries) -> str:
@@ -158,7 +176,7 @@ def _wrap(fig, text: str, chars_per_inch: float = 11.0) -> str:
 
 def _finish(fig, ax, title: str, foot: str, subtitle: str = ""):
     ax.set_title(_wrap(fig, title + (f"\n{subtitle}" if subtitle else "")), fontsize=11)
-    fig.text(0.01, 0.01, foot, fontsize=7, color="0.35", ha="left", va="bottom")
+    fig.text(0.01, 0.01, _plain(foot), fontsize=7, color="0.35", ha="left", va="bottom")
     fig.tight_layout(rect=(0, 0.035, 1, 1))
     return fig
 
@@ -303,7 +321,7 @@ def pingpong_percentiles(pp_runs: list, floor_runs: list, foot: str):
     for r, d in rows:
         note = validity_note(d["p50"] or next((s for s in d.values() if s), None))
         labels.append(run_label(r, with_cores) + (f"\n({note})" if note else ""))
-    ax.set_xticks(range(len(rows)), labels)
+    ax.set_xticks(range(len(rows)), _plain(labels))
     ax.set_yscale("log")
     ax.set_ylabel("round-trip latency (ns, log scale)")
     ax.set_xlabel("queue" + (" and core pair" if with_cores else f" (cores {pair_label(next(iter(pairs)))})"))
@@ -340,7 +358,7 @@ def pingpong_floor_ratio(pp_runs: list, foot: str):
     for r, s in items:
         note = validity_note(s)
         labels.append(run_label(r, with_cores) + (f"\n({note})" if note else ""))
-    ax.set_xticks(range(len(items)), labels)
+    ax.set_xticks(range(len(items)), _plain(labels))
     ax.set_ylim(bottom=0, top=max(s.hi for _, s in items) * 1.15 + 0.05)
     ax.set_ylabel("round-trip p50 ÷ adjacent floor p50 (ratio)")
     ax.set_xlabel("queue, sorted by floor ratio")
@@ -376,7 +394,7 @@ def throughput_bars(runs: list, suite: str, foot: str):
         name = r.run_name[len(prefix):] if r.run_name.startswith(prefix) else r.run_name
         note = validity_note(s)
         labels.append(name + (f" ({note})" if note else ""))
-    ax.set_yticks(range(len(items)), labels, fontsize=8)
+    ax.set_yticks(range(len(items)), _plain(labels), fontsize=8)
     ax.invert_yaxis()
     _eng_axis(ax.xaxis)
     ax.set_xlabel("throughput (messages/s)")
@@ -421,7 +439,7 @@ def _plot_series(ax, series: dict, key_names: list):
         points.sort(key=lambda p: p[0])
         good = [(x, s) for x, s in points if not s.invalid]
         bad = [(x, s) for x, s in points if s.invalid]
-        label = _series_label(key_names, key, varying)
+        label = _plain(_series_label(key_names, key, varying))
         if good:
             ss = [s for _, s in good]
             drawn = ax.errorbar([x for x, _ in good], [s.median for s in ss], yerr=_errs(ss),
@@ -489,7 +507,7 @@ def sweep_figures(runs: list, suite: str, foot: str) -> list:
 def _finish_panels(fig, title: str, foot: str, subtitle: str = ""):
     """_finish for a figure of several panels: one title over all of them."""
     fig.suptitle(_wrap(fig, title + (f"\n{subtitle}" if subtitle else "")), fontsize=11)
-    fig.text(0.01, 0.01, foot, fontsize=7, color="0.35", ha="left", va="bottom")
+    fig.text(0.01, 0.01, _plain(foot), fontsize=7, color="0.35", ha="left", va="bottom")
     fig.tight_layout(rect=(0, 0.035, 1, 1))
     return fig
 
@@ -667,14 +685,15 @@ def mesh_batch_hist(runs: list, foot: str):
         items = [(r, h) for r, h in items if len(r.cores) == n_max]
         bounds = sorted({le for _, h in items for le in h})
         finite = [b for b in bounds if b != math.inf]
-        # The open last bucket sits one doubling past the largest bound.
-        where = {b: (b if b != math.inf else 2 * max(finite or [1]) + 1) for b in bounds}
+        # The open last bucket sits one doubling past the largest bound. Floats: a bound near
+        # 2**64 doubled is past what numpy holds as an integer (it would keep a Python object).
+        where = {b: float(b if b != math.inf else 2 * max(finite or [1]) + 1) for b in bounds}
         names = {b: (fmt(b) if b != math.inf else f">{fmt(max(finite or [0]))}")
                  for b in bounds}
         several_pollings = len({_mesh_polling(x) for x, _ in items}) > 1
         for index, (r, h) in enumerate(items):
             total = sum(h.values())
-            label = f"{r.queue} {_mesh_polling(r)}" if several_pollings else str(r.queue)
+            label = _plain(f"{r.queue} {_mesh_polling(r)}" if several_pollings else str(r.queue))
             st = _series_style(index)
             ax.plot([where[b] for b in bounds], [100.0 * h.get(b, 0) / total for b in bounds],
                     label=label, markersize=4, **st)
@@ -743,7 +762,7 @@ def pingpong_percentile_curves(pp_runs: list, foot: str, suite: str = "pingpong"
         st = _series_style(index)
         xs, meds = [x for x, _ in pts], [s.median for _, s in pts]
         invalid = any(s.invalid for _, s in pts)
-        label = run_label(r, with_cores) + (" (INVALID)" if invalid else "")
+        label = _plain(run_label(r, with_cores) + (" (INVALID)" if invalid else ""))
         if invalid:
             st.update(color=INVALID_COLOR, linestyle=":")
         ax.plot(xs, meds, label=label, markersize=4, **st)
@@ -784,8 +803,8 @@ def _heatmap(fig, ax, data, row_labels, col_labels, texts, cmap, norm, bar_label
                 dark = not np.isnan(v) and (norm(v) < 0.2 or norm(v) > 0.8)
                 ax.text(j, i, text, ha="center", va="center", fontsize=7,
                         color="white" if dark else "black")
-    ax.set_xticks(range(len(col_labels)), col_labels, rotation=30, ha="right")
-    ax.set_yticks(range(len(row_labels)), row_labels)
+    ax.set_xticks(range(len(col_labels)), _plain(col_labels), rotation=30, ha="right")
+    ax.set_yticks(range(len(row_labels)), _plain(row_labels))
     ax.set_xticks([x - 0.5 for x in range(1, len(col_labels))], minor=True)
     ax.set_yticks([y - 0.5 for y in range(1, len(row_labels))], minor=True)
     ax.grid(which="minor", color="0.85", linewidth=0.8)
@@ -864,7 +883,7 @@ def load_latency(runs: list, foot: str):
                 ax.errorbar([x for x, _ in good], [s.median for _, s in good],
                             yerr=_errs([s for _, s in good]), color=st["color"],
                             marker=st["marker"], markersize=4, capsize=2, linestyle=ls,
-                            label=f"{name} {which}")
+                            label=_plain(f"{name} {which}"))
             bad = [(p[0], p[pos]) for p in pts if p[pos] is not None and p[pos].invalid]
             if bad:
                 ax.plot([x for x, _ in bad], [s.median for _, s in bad], linestyle="none",
@@ -927,7 +946,7 @@ def kv_throughput(runs: list, foot: str):
                 **_bar_style(s, color))
     labels = [_kv_label(r, with_n) + (f" ({n})" if (n := validity_note(s)) else "")
               for r, s in items]
-    ax.set_yticks(range(len(items)), labels, fontsize=8)
+    ax.set_yticks(range(len(items)), _plain(labels), fontsize=8)
     ax.invert_yaxis()
     _eng_axis(ax.xaxis)
     ax.set_xlabel("operations per second, all cores together (ops/s)")
@@ -976,8 +995,8 @@ def kv_ratio_plot(runs: list, foot: str):
                     ha="center", va="bottom", fontsize=8)
     ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="equal (ratio 1)")
     ax.set_xticks(range(len(ratios)),
-                  [f"{br.queue} ÷ {d}" + (f"\n{n} cores" if with_n else "")
-                   for n, br, _, d, _, _ in ratios], fontsize=8)
+                  _plain([f"{br.queue} ÷ {d}" + (f"\n{n} cores" if with_n else "")
+                          for n, br, _, d, _, _ in ratios]), fontsize=8)
     ax.set_ylim(bottom=0, top=max(x[5] for x in ratios) * 1.15 + 0.05)
     ax.set_xlabel("best sharded queue ÷ shared-map design")
     ax.set_ylabel("speed-up, ops/s ratio (×)")
@@ -1024,7 +1043,7 @@ def pollscale_lines(runs: list, foot: str):
         if good:
             ax.errorbar([x for x, _ in good], [s.median for _, s in good],
                         yerr=_errs([s for _, s in good]), markersize=4, capsize=2,
-                        label=f"{q} {polling}", **st)
+                        label=_plain(f"{q} {polling}"), **st)
         bad = [(x, s) for x, s in pts if s.invalid]
         if bad:
             ax.plot([x for x, _ in bad], [s.median for _, s in bad], linestyle="none",
@@ -1085,7 +1104,7 @@ def pair_bytes_plot(runs: list, foot: str):
     for i, (_, v) in enumerate(items):
         ax.annotate(f"{v:,.0f} B", (v, i), xytext=(3, 0), textcoords="offset points",
                     va="center", fontsize=7)
-    ax.set_yticks(range(len(items)), [str(q) for q, _ in items], fontsize=8)
+    ax.set_yticks(range(len(items)), _plain([str(q) for q, _ in items]), fontsize=8)
     low, high = items[0][1], items[-1][1]
     log = low > 0 and high / low >= 16  # linear bars unless sizes differ by orders
     if log:
@@ -1227,7 +1246,7 @@ def mutants_origin(path: str, mdoc: dict) -> str:
             parts.append(f"git {v[:12]}" if key == "git_sha" else v)
     if not parts:
         parts.append("no machine or run recorded in the file")
-    return " · ".join(parts + [os.path.basename(path)])
+    return " · ".join(parts + [_shown_name(path)])
 
 
 def mutants_matrix(path: str, mdoc: dict):
@@ -1274,8 +1293,8 @@ def mutants_matrix(path: str, mdoc: dict):
     cmap = ListedColormap(["#c62828", "#a5d6a7"])
     cmap.set_bad("white")
     ax.imshow(np.ma.masked_invalid(arr), cmap=cmap, vmin=0, vmax=1, aspect="auto")
-    ax.set_xticks(range(len(tiers)), tiers)
-    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_xticks(range(len(tiers)), _plain(tiers))
+    ax.set_yticks(range(len(names)), _plain(names), fontsize=8)
     ax.set_xticks([x - 0.5 for x in range(1, len(tiers))], minor=True)
     ax.set_yticks([y - 0.5 for y in range(1, len(names))], minor=True)
     ax.grid(which="minor", color="0.85", linewidth=0.8)
@@ -1689,18 +1708,56 @@ def build_mutants_section(path: str, mdoc: dict, tmp: str) -> Section:
     return sec
 
 
+class Interrupted(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds like KeyboardInterrupt (a BaseException too, so no
+    `except Exception` on the way swallows it), and the temporary directory is removed."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+_STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP")
+                      if hasattr(signal, n))
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """Hold the stop signals while a directory is made and its name noted, so that an
+    interruption cannot fall between the two and leave the directory unknown to the cleanup;
+    a signal held is delivered when this block ends."""
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    except (AttributeError, ValueError, OSError):  # no pthreads, or not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def write_report(inputs: list, outdir: str, known_fields: set, mutants=None) -> list:
-    """Build everything in a temporary directory next to outdir, then move it in."""
+    """Build everything in a temporary directory, then move it in: the temporary directory
+    is DIR itself renamed into place when DIR does not exist yet, else one inside DIR (so
+    that only DIR, not its parent, needs to be writable: `-o .`, `-o ~`)."""
     outdir_abs = os.path.abspath(outdir)
     parent = os.path.dirname(outdir_abs)
+    exists = os.path.lexists(outdir_abs)
     created = []
-    d = parent
-    while not os.path.isdir(d):
-        created.append(d)
-        d = os.path.dirname(d)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(outdir_abs)}.", suffix=".tmp", dir=parent)
+    tmp = None
     try:
+        with _signals_held():
+            if exists:
+                tmp = tempfile.mkdtemp(prefix=".report.", suffix=".tmp", dir=outdir_abs)
+            else:
+                d = parent
+                while not os.path.isdir(d):
+                    created.append(d)
+                    d = os.path.dirname(d)
+                os.makedirs(parent, exist_ok=True)
+                tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(outdir_abs)}.",
+                                       suffix=".tmp", dir=parent)
         os.chmod(tmp, 0o777 & ~_umask())
         taken: set = set()
         sections = [build_section(p, doc, tmp, _stem(p, taken), known_fields)
@@ -1708,19 +1765,24 @@ def write_report(inputs: list, outdir: str, known_fields: set, mutants=None) -> 
         if mutants is not None:
             sections.append(build_mutants_section(*mutants, tmp))
         names = [name for s in sections for name, _, _ in s.figures]
-        with open(os.path.join(tmp, "summary.md"), "w", encoding="utf-8") as f:
+        # The input paths shown are as given: a file name that is not UTF-8 comes as
+        # surrogates (os.fsdecode), which the UTF-8 files show as \\udcXX escapes.
+        with open(os.path.join(tmp, "summary.md"), "w", encoding="utf-8",
+                  errors="backslashreplace") as f:
             f.write(render_markdown(sections))
-        with open(os.path.join(tmp, "report.html"), "w", encoding="utf-8") as f:
+        with open(os.path.join(tmp, "report.html"), "w", encoding="utf-8",
+                  errors="backslashreplace") as f:
             f.write(render_html(sections, tmp))
         names += ["summary.md", "report.html"]
-        if not os.path.lexists(outdir_abs):
+        if not exists:
             os.rename(tmp, outdir_abs)
         else:
             for name in names:  # report.html last: it appears only once all else is in place
                 os.replace(os.path.join(tmp, name), os.path.join(outdir_abs, name))
             os.rmdir(tmp)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         for d in created:  # deepest first
             try:
                 os.rmdir(d)
@@ -1733,18 +1795,58 @@ def write_report(inputs: list, outdir: str, known_fields: set, mutants=None) -> 
 def _unwritable(outdir: str) -> Optional[str]:
     """The directory write_report() would fail to write in, or None; checked before any plot
     is rendered, so that a run does not fail only at its end. write_report() assembles the
-    report next to outdir and moves it into outdir when that exists, so both need write
-    access (the nearest existing ancestor stands for a parent still to be created)."""
-    parent = os.path.dirname(os.path.abspath(outdir))
-    while not os.path.isdir(parent):
-        parent = os.path.dirname(parent)
-    for d in ([outdir] if os.path.isdir(outdir) else []) + [parent]:
-        if not os.access(d, os.W_OK | os.X_OK):
-            return d
-    return None
+    report inside outdir when that exists, else next to it (the nearest existing ancestor
+    stands for a parent still to be created)."""
+    if os.path.isdir(outdir):
+        d = outdir
+    else:
+        d = os.path.dirname(os.path.abspath(outdir))
+        while not os.path.isdir(d):
+            d = os.path.dirname(d)
+    return None if os.access(d, os.W_OK | os.X_OK) else d
+
+
+def _on_stop_signal(signum, frame):
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def _stop_signals_raise():
+    """SIGTERM and SIGHUP (where not ignored) raise Interrupted in the block, as SIGINT raises
+    KeyboardInterrupt: a run stopped by kill or a closed terminal then removes what it had
+    written, instead of dying with its temporary directory left behind."""
+    installed = {}
+    for sig in _STOP_SIGNALS:
+        if sig == signal.SIGINT:
+            continue  # Python's own handler raises KeyboardInterrupt
+        try:
+            if signal.getsignal(sig) == signal.SIG_DFL:
+                installed[sig] = signal.signal(sig, _on_stop_signal)
+        except ValueError:  # not the main thread: signals stay as they are
+            break
+    try:
+        yield
+    finally:
+        for sig, old in installed.items():
+            signal.signal(sig, old)
 
 
 def main(argv=None) -> int:
+    """_main(), with an interruption said in one line (exit status 128 + the signal)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        return _interrupted(signal.SIGINT)
+    except Interrupted as e:
+        return _interrupted(e.signum)
+
+
+def _interrupted(signum: int) -> int:
+    print(f"{PROG}: interrupted by {signal.Signals(signum).name}", file=sys.stderr)
+    return 128 + signum
+
+
+def _main(argv=None) -> int:
     parser = qr.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("results", nargs="*", metavar="RESULT.json", help="qmesh result files")
     parser.add_argument("-o", "--out", required=True, metavar="DIR",
@@ -1770,8 +1872,13 @@ def main(argv=None) -> int:
     if unwritable:
         return qr.fail(PROG, f"{unwritable}: cannot write the report there: not writable")
     known = set(schema["properties"]["benchmarks"]["items"]["properties"])
+    # Imported before anything is written and before a stop signal raises: an exception
+    # raised inside numpy's import of its C extension comes out as an ImportError.
+    plt()
+    import numpy  # noqa: F401
     try:
-        written = write_report(inputs, args.out, known, mutants)
+        with _stop_signals_raise():
+            written = write_report(inputs, args.out, known, mutants)
     except OSError as e:
         where = e.filename or args.out
         return qr.fail(PROG, f"{where}: cannot write the report: {e.strerror or e}")
@@ -1782,4 +1889,5 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     qr.quiet_sigpipe()
+    qr.paths_on_stdout()
     sys.exit(main())

@@ -43,4 +43,5 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     qr.quiet_sigpipe()
+    qr.paths_on_stdout()
     sys.exit(main())

@@ -400,11 +400,21 @@ def corruptions(good_text):
             lambda d: next(b for b in d["benchmarks"]
                            if b["run_type"] == "aggregate").pop("aggregate_name"))
     out.append(("NaN", good_text.replace('"real_time": 150.0', '"real_time": NaN', 1)))
+    # A \uXXXX escape of half a UTF-16 surrogate pair decodes to a str that no UTF-8 output
+    # (report.html, summary.md, a UTF-8 terminal) can encode; in a value and in a key.
+    host = '"host_name": "testhost"'
+    assert host in good_text
+    out.append(("lone surrogate in a string",
+                good_text.replace(host, '"host_name": "test\\ud800host"', 1)))
+    out.append(("lone surrogate in a key",
+                good_text.replace(host, host + ', "x\\udfff": "y"', 1)))
     # int() refuses over 4300 digits; 401 digits convert to an int but not to a float.
     for digits in (5000, 401):
         huge = '"real_time": 1' + "0" * (digits - 1)
         out.append((f"{digits}-digit integer", good_text.replace('"real_time": 150.0', huge, 1)))
     variant("absurd magnitude", lambda d: d["benchmarks"][0].update(p50_ns=1e308))
+    # Within 1e150, but an integer beyond 64 bits: numpy holds it only as a Python object.
+    variant("integer beyond 64 bits", lambda d: d["benchmarks"][0].update(iterations=2 ** 64))
 
     def median_above_max(d):
         d["benchmarks"] = [b for b in d["benchmarks"] if b["run_type"] == "aggregate"]

@@ -3,6 +3,7 @@ nothing written."""
 
 import json
 import os
+import subprocess
 import tempfile
 import unittest
 
@@ -141,6 +142,24 @@ class BadInputTest(unittest.TestCase):
             self.assertEqual(len(proc.stderr.splitlines()), 1, proc.stderr)
             self.assertNotIn("Traceback", proc.stderr)
             self.assertEqual(os.listdir(cwd), [], "report written into the current directory")
+
+    def test_file_names_not_utf8_on_a_strict_stdout(self):
+        # Under a UTF-8 locale stdout is strict; a file name with a byte that is not UTF-8
+        # (handed over by Python as a surrogate) is printed back as the bytes it is.
+        env = dict(os.environ, PYTHONIOENCODING="utf-8:strict")
+        name = os.fsdecode(b"r\xe9sultat")
+        src = os.path.join(self.tmp.name, name + ".json")
+        with open(self.good, "rb") as f, open(src, "wb") as g:
+            g.write(f.read())
+        out = os.path.join(self.tmp.name, name + "-report")
+        for script, args, expected in (
+                ("validate.py", [src], os.fsencode(src) + b": ok\n"),
+                ("report.py", [src, "-o", out], os.fsencode(out) + b"/report.html\n")):
+            with self.subTest(script):
+                proc = subprocess.run([fixtures.PYTHON, fixtures.script(script), *args],
+                                      capture_output=True, env=env, timeout=120)
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+                self.assertTrue(proc.stdout.endswith(expected), proc.stdout[-200:])
 
     def test_schema_decides(self):
         """The version the scripts accept comes from the schema file, not from the scripts."""

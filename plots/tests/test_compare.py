@@ -3,6 +3,7 @@
 import contextlib
 import io
 import os
+import subprocess
 import tempfile
 import unittest
 
@@ -119,6 +120,33 @@ class CompareTest(unittest.TestCase):
         self.assertIn("only in A (not compared): pingpong/mutex/0-1, stream/", out)
         self.assertIn("only in B (not compared): pingpong/vyukov/0-1", out)
         self.assertIn("without floor_ratio in A or B (not compared): floor/0-1, floor/1-0", out)
+
+    def test_runs_without_repetitions_are_not_called_unpaired(self):
+        # Aggregates only (Google Benchmark's --benchmark_report_aggregates_only): the run is
+        # in both files, but there is nothing to test; it is neither "only in A" nor absent.
+        a = self.write("a.json")
+        doc = fixtures.make_result()
+        doc["benchmarks"] = [b for b in doc["benchmarks"] if b["run_type"] == "aggregate"]
+        b = fixtures.write(doc, os.path.join(self.tmp.name, "b.json"))
+        for args, side in (((a, b), "B"), ((b, a), "A"), ((b, b), "A")):
+            with self.subTest(side=side):
+                status, out = run_in_process(*args)
+                self.assertEqual(status, 0)
+                self.assertNotIn("only in", out)
+                self.assertNotIn("no run_name in common", out)
+                self.assertIn("without repetitions in A or B (aggregates only, not compared): "
+                              "floor/0-1, floor/1-0, pingpong/lamport/0-1, pingpong/mutex/0-1",
+                              out)
+
+    def test_file_name_not_utf8(self):
+        # Under a UTF-8 locale stdout is strict; a file name with a byte that is not UTF-8
+        # (handed over by Python as a surrogate) must still print, as the bytes it is.
+        a = self.write(os.fsdecode(b"caf\xe9.json"))
+        env = dict(os.environ, PYTHONIOENCODING="utf-8:strict")
+        proc = subprocess.run([fixtures.PYTHON, fixtures.script("compare.py"), a, a],
+                              capture_output=True, env=env, timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn(b"A: " + os.fsencode(a) + b": testhost", proc.stdout)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,12 @@ import contextlib
 import io
 import os
 import re
+import signal
+import subprocess
 import tempfile
+import time
 import unittest
+from unittest import mock
 
 try:
     from . import fixtures  # discover -s plots/tests -t plots: tests is a package
@@ -180,6 +184,105 @@ class ReportTest(unittest.TestCase):
         self.assertIn("sparse_floor_heatmap.png", pngs)
         self.assertIn("aggregates only", summary)
         self.assertIn("| floor/0-1 | - | 0,1 | shared-l3 | aggregates only | ok | 150 |", summary)
+
+    def test_dollar_signs_are_text_not_mathtext(self):
+        # matplotlib reads $...$ in any label as TeX math: an unknown command between two
+        # dollars made savefig raise; any other pair silently set the text as a formula.
+        # Every kind of name from the input that reaches a figure gets one.
+        tex = r"$\foo$"
+        doc = fixtures.make_result(stream=True, mesh_v2=True, load=True, kv=True,
+                                   pollscale=True, host_name="lab" + tex,
+                                   git_sha="0123" + tex, cpu={"model": "cpu" + tex,
+                                                              "logical_cpus": 2})
+        renamed = {"lamport": "lam" + tex + "port", "mutex": "mu" + tex + "tex"}
+        doc["context"]["queues"] = [{"name": n, "family": "own" if q == "lamport" else "lock"}
+                                    for q, n in renamed.items()]
+        for b in doc["benchmarks"]:
+            b["queue"] = renamed.get(b["queue"], b["queue"])
+            if b["suite"] == "stream":
+                b["run_name"] += tex
+        mutants = fixtures.make_mutants(missed=("wrong_wrap",))
+        for m in mutants["mutants"]:
+            m["mutant"] += tex
+            m["tier"] += tex
+        for c in mutants.get("clean", []):
+            c["queue"] += tex
+        mutants["host_name"] = "m" + tex
+        src = fixtures.write(doc, self.path("dollar" + tex + ".json"))
+        msrc = fixtures.write(mutants, self.path("mutants.json"))
+        status, stdout, stderr = run_in_process(src, "--mutants", msrc, "-o", self.path("o"))
+        self.assertEqual(status, 0, stderr)
+        self.check_outputs(stdout.splitlines(), self.path("o"))
+        # Shown as typed: the escaped label draws as the text itself.
+        fig, _ = report.pingpong_percentile_curves(report.qr.runs(doc, "pingpong"), "foot")
+        labels = fig.axes[0].get_legend_handles_labels()[1]
+        self.assertIn("lam" + tex + "port", [t.replace(r"\$", "$") for t in labels])
+        for t in labels:
+            self.assertEqual(t.count("$"), t.count(r"\$"), t)  # no "$" left to open math
+        report.plt().close(fig)
+
+    def test_existing_output_directory_in_a_read_only_parent(self):
+        # `-o .` or `-o ~`: the directory itself is writable, its parent is not. The
+        # report must go in, not be refused for the parent or staged there.
+        src = fixtures.write(fixtures.make_result(), self.path("run.json"))
+        parent = self.path("ro")
+        out = os.path.join(parent, "out")
+        os.makedirs(out)
+        real_access, real_mkdtemp = os.access, tempfile.mkdtemp
+
+        def access(path, mode, *args, **kwargs):  # root ignores mode bits: pretend
+            if os.path.abspath(path) == parent and mode & os.W_OK:
+                return False
+            return real_access(path, mode, *args, **kwargs)
+
+        def mkdtemp(*args, dir=None, **kwargs):
+            if dir is not None and os.path.abspath(dir) == parent:
+                raise PermissionError(13, "Permission denied", dir)
+            return real_mkdtemp(*args, dir=dir, **kwargs)
+
+        os.chmod(parent, 0o555)
+        try:
+            with mock.patch("os.access", access), mock.patch("tempfile.mkdtemp", mkdtemp):
+                status, stdout, stderr = run_in_process(src, "-o", out)
+        finally:
+            os.chmod(parent, 0o755)
+        self.assertEqual(status, 0, stderr)
+        self.check_outputs(stdout.splitlines(), out)
+        self.assertEqual(os.listdir(parent), ["out"])
+        self.assertFalse([n for n in os.listdir(out) if n.startswith(".")], "temp left")
+
+    def test_terminated_run_leaves_nothing(self):
+        # kill (SIGTERM) or a closed terminal (SIGHUP) in the middle of the plots: the
+        # half-built report in its temporary directory must go too.
+        src = fixtures.write(fixtures.make_result(stream=True, mesh_v2=True, load=True,
+                                                  kv=True, pollscale=True), self.path("r.json"))
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            with self.subTest(signal=sig.name), tempfile.TemporaryDirectory() as parent:
+                proc = subprocess.Popen([fixtures.PYTHON, fixtures.script("report.py"), src,
+                                         "-o", os.path.join(parent, "out")],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True)
+                deadline = time.monotonic() + 60
+                while not os.listdir(parent) and proc.poll() is None \
+                        and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                self.assertIsNone(proc.poll(), "finished before it could be interrupted")
+                proc.send_signal(sig)
+                _, err = proc.communicate(timeout=60)
+                self.assertNotEqual(proc.returncode, 0)
+                self.assertNotIn("Traceback", err)
+                self.assertEqual(os.listdir(parent), [], "half a report left behind")
+
+    def test_input_name_not_utf8(self):
+        # Linux file names are bytes; Python hands undecodable ones over as surrogates,
+        # which the UTF-8 report files cannot hold as such.
+        src = fixtures.write(fixtures.make_result(),
+                             self.path(os.fsdecode(b"caf\xe9-latin1.json")))
+        status, stdout, stderr = run_in_process(src, "-o", self.path("o"))
+        self.assertEqual(status, 0, stderr)
+        page, summary, _ = self.check_outputs(stdout.splitlines(), self.path("o"))
+        self.assertIn("latin1.json", page)
+        self.assertIn("latin1.json", summary)
 
 
 if __name__ == "__main__":

@@ -573,3 +573,37 @@ class WrongTypesTest(unittest.TestCase):
                 self.assertFalse(os.path.exists(out))
             else:
                 self.assertTrue(os.path.isfile(os.path.join(out, "report.html")))
+
+    def test_integer_beyond_64_bits_is_refused_not_a_traceback(self):
+        # A plotted integer of 20 digits (within the 1e150 limit) made numpy build an array
+        # of Python objects, whose log2 or isfinite raised a TypeError at savefig.
+        for suite, name in (("stream", "msg_bytes"), ("pollscale", "virtual_cores"),
+                            ("pollscale", "pair_bytes"), ("mesh", "batch_hist")):
+            with self.subTest(field=name):
+                doc = all_new()
+                first = next(b["run_name"] for b in doc["benchmarks"] if b["suite"] == suite)
+                for b in doc["benchmarks"]:
+                    if b["run_name"] == first or name == "batch_hist" and name in b:
+                        b[name] = [{"le": 10 ** 20, "count": 1}, {"le": None, "count": 1}] \
+                            if name == "batch_hist" else 10 ** 20
+                with tempfile.TemporaryDirectory() as tmp:
+                    src = fixtures.write(doc, os.path.join(tmp, "big.json"))
+                    out = os.path.join(tmp, "out")
+                    rc, stdout, stderr = run_in_process(src, "-o", out)
+                    self.assertEqual(rc, 2, stderr)
+                    self.assertEqual(len(stderr.splitlines()), 1, stderr)
+                    self.assertIn("100000000000000000000", stderr)
+                    self.assertFalse(os.path.exists(out))
+
+    def test_batch_hist_bound_near_64_bits(self):
+        # le 2**63 is a valid uint64; the open bucket drawn one doubling past it (2**64 + 1)
+        # is not, and numpy held the positions as Python objects (isfinite raised).
+        doc = all_new()
+        for b in doc["benchmarks"]:
+            if "batch_hist" in b:
+                b["batch_hist"] = [{"le": 1, "count": 3}, {"le": 2 ** 63, "count": 2},
+                                   {"le": None, "count": 1}]
+        runs = qr.runs(doc, "mesh")
+        fig, _ = report.mesh_batch_hist(runs, "foot")
+        fig.savefig(io.BytesIO(), format="png")
+        report.plt().close(fig)
