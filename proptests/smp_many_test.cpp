@@ -36,6 +36,24 @@ constexpr many_strategy many_strategies[] = {
     {"scan, flush when idle or every 2nd turn", rt::polling::scan, rt::idle_policy::busy_poll, false, 0, 2},
 };
 
+// After the watchdog fired: each core's turns and sleeps, and the pairs still
+// owed a reply (where it stuck).
+template <class Mesh>
+void print_stuck(const Mesh& mesh, unsigned n) {
+    for (unsigned a = 0; a < n; ++a) {
+        const auto& cc = mesh.core_stats(a);
+        std::printf("  core %u: turns %llu idle %llu sleeps %llu wakeups %llu\n", a, (unsigned long long)cc.turns,
+                    (unsigned long long)cc.idle_turns, (unsigned long long)cc.sleeps, (unsigned long long)cc.wakeups);
+        for (unsigned b = 0; b < n; ++b) {
+            const auto& c = mesh.counters(a, b);
+            if (c.sent != c.completed || c.sent != c.received)
+                std::printf("    %u->%u sent %llu received %llu completed %llu stalls %llu\n", a, b,
+                            (unsigned long long)c.sent, (unsigned long long)c.received,
+                            (unsigned long long)c.completed, (unsigned long long)c.full_stalls);
+        }
+    }
+}
+
 template <class K>
 class smp_many : public ::testing::Test {};
 TYPED_TEST_SUITE(smp_many, all_queue_types, kind_name);
@@ -111,20 +129,8 @@ TYPED_TEST(smp_many, all_to_all_delivers_once_in_order) {
             }));
             dog.stop();
             EXPECT_FALSE(abort.load()) << "the watchdog fired: a message or a wake-up was lost";
-            if (abort.load()) {  // where it stuck: the pairs still owed a reply
-                for (unsigned a = 0; a < n; ++a) {
-                    const auto& cc = mesh.core_stats(a);
-                    std::printf("  core %u: turns %llu idle %llu sleeps %llu wakeups %llu\n", a,
-                                (unsigned long long)cc.turns, (unsigned long long)cc.idle_turns,
-                                (unsigned long long)cc.sleeps, (unsigned long long)cc.wakeups);
-                    for (unsigned b = 0; b < n; ++b) {
-                        const auto& c = mesh.counters(a, b);
-                        if (c.sent != c.completed || c.sent != c.received)
-                            std::printf("    %u->%u sent %llu received %llu completed %llu stalls %llu\n", a, b,
-                                        (unsigned long long)c.sent, (unsigned long long)c.received,
-                                        (unsigned long long)c.completed, (unsigned long long)c.full_stalls);
-                    }
-                }
+            if (abort.load()) {
+                print_stuck(mesh, n);
                 continue;
             }
             std::uint64_t wrong = 0;
@@ -217,14 +223,7 @@ TYPED_TEST(smp_many, nested_cycles_in_submit_groups_deliver_once_in_order) {
             dog.stop();
             EXPECT_FALSE(abort.load()) << "the watchdog fired: a submission was stranded or a cycle deadlocked";
             if (abort.load()) {
-                for (unsigned a = 0; a < n; ++a)
-                    for (unsigned b = 0; b < n; ++b) {
-                        const auto& c = mesh.counters(a, b);
-                        if (c.sent != c.completed || c.sent != c.received)
-                            std::printf("    %u->%u sent %llu received %llu completed %llu stalls %llu\n", a, b,
-                                        (unsigned long long)c.sent, (unsigned long long)c.received,
-                                        (unsigned long long)c.completed, (unsigned long long)c.full_stalls);
-                    }
+                print_stuck(mesh, n);
                 continue;
             }
             std::uint64_t wrong = 0;
