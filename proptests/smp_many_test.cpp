@@ -36,6 +36,37 @@ constexpr many_strategy many_strategies[] = {
     {"scan, flush when idle or every 2nd turn", rt::polling::scan, rt::idle_policy::busy_poll, false, 0, 2},
 };
 
+// n unpinned, yielding reactors over the PUs there are, finding work, idling
+// and flushing as `st` says.
+rt::smp_config many_config(unsigned n, const many_strategy& st) {
+    const auto& av = rt::topology::instance().available();
+    rt::smp_config cfg;
+    for (unsigned i = 0; i < n; ++i) cfg.cores.push_back(av[i % av.size()]);
+    cfg.pin = false;
+    cfg.yield_when_idle = true;
+    cfg.poll = st.poll;
+    cfg.idle = st.idle;
+    cfg.idle_turns_before_sleep = 1;
+    // A lost wake-up must hang (and the watchdog fail the run), not be
+    // papered over by the futex timeout.
+    cfg.sleep_timeout = std::chrono::seconds(120);
+    cfg.flush_on_poll = st.flush_on_poll;
+    cfg.flush_threshold = st.flush_threshold;
+    cfg.flush_max_turns = st.flush_max_turns;
+    return cfg;
+}
+
+// Awaits one core's submissions, made in rounds of one to each other core,
+// and counts the answers that are not twice their round.
+rt::future<std::uint64_t> wrong_answers(std::vector<rt::future<std::uint64_t>>& fs, unsigned n) {
+    std::uint64_t wrong = 0, j = 0;
+    for (auto& f : fs) {
+        if (co_await std::move(f) != (j / (n - 1)) * 2) ++wrong;
+        ++j;
+    }
+    co_return wrong;
+}
+
 // After the watchdog fired: each core's turns and sleeps, and the pairs still
 // owed a reply (where it stuck).
 template <class Mesh>
@@ -63,15 +94,11 @@ TYPED_TEST_SUITE(smp_many, all_queue_types, kind_name);
 // and answers when that one does (respond_later). Each target records what
 // it ran, per source: exactly once, in submission order.
 TYPED_TEST(smp_many, all_to_all_delivers_once_in_order) {
-    const auto& av = rt::topology::instance().available();
     for (const bool tight : {false, true})
     for (const unsigned n : {4u, 6u}) {
         for (const many_strategy& st : many_strategies) {
             SCOPED_TRACE(std::string(st.name) + ", " + std::to_string(n) + " reactors" + (tight ? ", full" : ""));
-            rt::smp_config cfg;
-            for (unsigned i = 0; i < n; ++i) cfg.cores.push_back(av[i % av.size()]);
-            cfg.pin = false;
-            cfg.yield_when_idle = true;
+            rt::smp_config cfg = many_config(n, st);
             // Tiny queues; the second pass fills a pair's whole capacity, so
             // an inbox (2 * capacity * (n - 1)) can be exactly full.
             cfg.queue_capacity = tight ? 2 : 3;
@@ -79,15 +106,6 @@ TYPED_TEST(smp_many, all_to_all_delivers_once_in_order) {
             // along (the submit-group test below runs with 1).
             cfg.max_inflight = 2;
             cfg.poll_budget = tight ? 1 : 5;
-            cfg.poll = st.poll;
-            cfg.idle = st.idle;
-            cfg.idle_turns_before_sleep = 1;
-            // A lost wake-up must hang (and the watchdog fail the run), not
-            // be papered over by the futex timeout.
-            cfg.sleep_timeout = std::chrono::seconds(120);
-            cfg.flush_on_poll = st.flush_on_poll;
-            cfg.flush_threshold = st.flush_threshold;
-            cfg.flush_max_turns = st.flush_max_turns;
             std::atomic<bool> abort{false};
             cfg.abort = &abort;
             bench::watchdog dog(abort, std::chrono::seconds(60));
@@ -119,12 +137,7 @@ TYPED_TEST(smp_many, all_to_all_delivers_once_in_order) {
                                 });
                             }));
                         }
-                    std::uint64_t j = 0;
-                    for (auto& f : fs) {
-                        const std::uint64_t v = co_await std::move(f);
-                        if (v != (j / (n - 1)) * 2) ++wrong_on[me];
-                        ++j;
-                    }
+                    wrong_on[me] = co_await wrong_answers(fs, n);
                 });
             }));
             dog.stop();
@@ -163,25 +176,14 @@ TYPED_TEST(smp_many, all_to_all_delivers_once_in_order) {
 // admitted when replies of another group come back. Every level delivers
 // once and, per source and group, in order.
 TYPED_TEST(smp_many, nested_cycles_in_submit_groups_deliver_once_in_order) {
-    const auto& av = rt::topology::instance().available();
     for (const unsigned n : {4u, 6u}) {
         for (const many_strategy& st : many_strategies) {
             SCOPED_TRACE(std::string(st.name) + ", " + std::to_string(n) + " reactors");
-            rt::smp_config cfg;
-            for (unsigned i = 0; i < n; ++i) cfg.cores.push_back(av[i % av.size()]);
-            cfg.pin = false;
-            cfg.yield_when_idle = true;
+            rt::smp_config cfg = many_config(n, st);
             cfg.queue_capacity = 1;
             cfg.max_inflight = 1;
             cfg.groups = 4;
             cfg.poll_budget = 1;
-            cfg.poll = st.poll;
-            cfg.idle = st.idle;
-            cfg.idle_turns_before_sleep = 1;
-            cfg.sleep_timeout = std::chrono::seconds(120);
-            cfg.flush_on_poll = st.flush_on_poll;
-            cfg.flush_threshold = st.flush_threshold;
-            cfg.flush_max_turns = st.flush_max_turns;
             std::atomic<bool> abort{false};
             cfg.abort = &abort;
             bench::watchdog dog(abort, std::chrono::seconds(60));
@@ -212,12 +214,7 @@ TYPED_TEST(smp_many, nested_cycles_in_submit_groups_deliver_once_in_order) {
                                 });
                             }));
                         }
-                    std::uint64_t j = 0;
-                    for (auto& f : fs) {
-                        const std::uint64_t v = co_await std::move(f);
-                        if (v != (j / (n - 1)) * 2) ++wrong_on[me];
-                        ++j;
-                    }
+                    wrong_on[me] = co_await wrong_answers(fs, n);
                 });
             }));
             dog.stop();
