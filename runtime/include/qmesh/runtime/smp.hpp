@@ -798,18 +798,24 @@ private:
         return true;
     }
 
-    // Sends what waits for (to, group) at slot sl, in order, while it can.
-    void admit_waiting(core_state& cs, unsigned to, std::size_t sl) noexcept {
-        auto& w = cs.waiting[sl];
-        while (!w.empty()) {
-            work_item* item = w.head;
-            w.pop_front();
-            if (!try_send(cs, item)) {
-                w.push_front(item);
-                break;
+    // After a reply from `to`: sends what waits for `to`, each group's list
+    // in order, while it can. Every group's: a reply of one group can make
+    // room in the queue for another's. Counted per target, so an idle scan
+    // reads one word per source, not `groups` lists.
+    void admit_waiting(core_state& cs, unsigned to) noexcept {
+        if (cs.waiting_to[to] == 0) return;
+        for (std::size_t sl = slot(to, 0); sl < slot(to + 1, 0); ++sl) {
+            auto& w = cs.waiting[sl];
+            while (!w.empty()) {
+                work_item* item = w.head;
+                w.pop_front();
+                if (!try_send(cs, item)) {
+                    w.push_front(item);
+                    break;
+                }
+                --cs.waiting_to[to];
+                --cs.total_waiting;
             }
-            --cs.waiting_to[to];
-            --cs.total_waiting;
         }
     }
 
@@ -862,8 +868,7 @@ private:
     }
 
     // On the origin: a reply has come back.
-    // Returns the slot (target, group) it freed.
-    std::size_t complete_reply(core_state& cs, work_item* item) noexcept {
+    void complete_reply(core_state& cs, work_item* item) noexcept {
         const unsigned s = item->to;
         const std::size_t sl = slot(s, item->group);
         ++cs.out[s].completed;
@@ -871,7 +876,6 @@ private:
         --cs.total_inflight;
         if (item->t0 != 0) cs.latency.record(detail::clock_ns() - item->t0);
         item->complete();  // may free the item
-        return sl;
     }
 
     // Takes up to poll_budget replies from `s`; true if it hit the budget.
@@ -880,12 +884,7 @@ private:
         const std::size_t k = drain_queue(q, [&](work_item* item) { complete_reply(cs, item); });
         if (k == 0) consumer_flush(q);
         found |= k != 0;
-        // Every group's: a reply of one group can make room in the queue
-        // for another's. Counted per target, so an idle scan does not read
-        // `groups` lists per source.
-        if (cs.waiting_to[s] != 0)
-            for (std::size_t sl = slot(s, 0); sl < slot(s + 1, 0); ++sl)
-                if (!cs.waiting[sl].empty()) admit_waiting(cs, s, sl);
+        admit_waiting(cs, s);
         return k == cfg_.poll_budget;
     }
     // Takes up to poll_budget requests from source `s` (shared inbox: the
@@ -897,8 +896,8 @@ private:
             if constexpr (shared_inbox) {
                 if (item->to != me) {  // a reply: this core is its origin
                     const unsigned t = item->to;
-                    const std::size_t sl = complete_reply(cs, item);
-                    if (!cs.waiting[sl].empty()) admit_waiting(cs, t, sl);
+                    complete_reply(cs, item);
+                    admit_waiting(cs, t);
                     return;
                 }
             }
