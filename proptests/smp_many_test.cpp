@@ -67,6 +67,18 @@ rt::future<std::uint64_t> wrong_answers(std::vector<rt::future<std::uint64_t>>& 
     co_return wrong;
 }
 
+// seen[t][s]: what core t ran for core s, in order. Every core ran 0 .. k-1
+// for every other core, once each, in order.
+void expect_each_ran_in_order(const std::vector<std::vector<std::vector<std::uint64_t>>>& seen, std::uint64_t k) {
+    const auto n = static_cast<unsigned>(seen.size());
+    for (unsigned t = 0; t < n; ++t)
+        for (unsigned s = 0; s < n; ++s) {
+            if (s == t) continue;
+            ASSERT_EQ(seen[t][s].size(), k) << s << " -> " << t;
+            for (std::uint64_t i = 0; i < k; ++i) ASSERT_EQ(seen[t][s][i], i) << s << " -> " << t;
+        }
+}
+
 // After the watchdog fired: each core's turns and sleeps, and the pairs still
 // owed a reply (where it stuck).
 template <class Mesh>
@@ -149,12 +161,7 @@ TYPED_TEST(smp_many, all_to_all_delivers_once_in_order) {
             std::uint64_t wrong = 0;
             for (unsigned c = 0; c < n; ++c) wrong += wrong_on[c];
             EXPECT_EQ(wrong, 0u);
-            for (unsigned t = 0; t < n; ++t)
-                for (unsigned s = 0; s < n; ++s) {
-                    if (s == t) continue;
-                    ASSERT_EQ(seen[t][s].size(), k) << s << " -> " << t;
-                    for (std::uint64_t i = 0; i < k; ++i) ASSERT_EQ(seen[t][s][i], i) << s << " -> " << t;
-                }
+            ASSERT_NO_FATAL_FAILURE(expect_each_ran_in_order(seen, k));
             std::uint64_t nested_total = 0;
             for (auto x : nested) nested_total += x;
             EXPECT_EQ(nested_total, static_cast<std::uint64_t>(n - 1) * (n - 1) * ((k + 2) / 3));
@@ -226,14 +233,9 @@ TYPED_TEST(smp_many, nested_cycles_in_submit_groups_deliver_once_in_order) {
             std::uint64_t wrong = 0;
             for (unsigned c = 0; c < n; ++c) wrong += wrong_on[c];
             EXPECT_EQ(wrong, 0u);
-            for (unsigned t = 0; t < n; ++t)
-                for (unsigned s = 0; s < n; ++s) {
-                    if (s == t) continue;
-                    // Group 1: k from each source; group 2: core s forwards
-                    // all it got (k from each of n-1 sources) to s+1 only.
-                    ASSERT_EQ(seen[1][t][s].size(), k) << s << " -> " << t;
-                    for (std::uint64_t i = 0; i < k; ++i) ASSERT_EQ(seen[1][t][s][i], i) << s << " -> " << t;
-                }
+            // Group 1: k from each source; group 2: core s forwards all it
+            // got (k from each of n-1 sources) to s+1 only.
+            ASSERT_NO_FATAL_FAILURE(expect_each_ran_in_order(seen[1], k));
             for (unsigned s = 0; s < n; ++s) {
                 const unsigned t = (s + 1) % n;
                 ASSERT_EQ(seen[2][t][s].size(), (n - 1) * k) << s << " -> " << t;
