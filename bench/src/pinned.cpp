@@ -150,5 +150,4 @@ run_outcome run_pinned(const std::vector<unsigned>& cores,
     return r;
 }
 
-
 }  // namespace qmesh::bench
