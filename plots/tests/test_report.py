@@ -254,11 +254,16 @@ class ReportTest(unittest.TestCase):
     def test_terminated_run_leaves_nothing(self):
         # kill (SIGTERM) or a closed terminal (SIGHUP) in the middle of the plots: the
         # half-built report in its temporary directory must go too.
-        src = fixtures.write(fixtures.make_result(stream=True, mesh_v2=True, load=True,
-                                                  kv=True, pollscale=True), self.path("r.json"))
+        # Twenty inputs, so the run takes tens of seconds: the signal lands inside it even
+        # when this process is starved of CPU for a few seconds (seen once under ctest -j2,
+        # next to a busy-polling mesh, with one input of about two seconds: the report had
+        # finished before the signal was sent).
+        doc = fixtures.make_result(stream=True, mesh_v2=True, load=True, kv=True,
+                                   pollscale=True)
+        srcs = [fixtures.write(doc, self.path(f"r{i}.json")) for i in range(20)]
         for sig in (signal.SIGTERM, signal.SIGHUP):
             with self.subTest(signal=sig.name), tempfile.TemporaryDirectory() as parent:
-                proc = subprocess.Popen([fixtures.PYTHON, fixtures.script("report.py"), src,
+                proc = subprocess.Popen([fixtures.PYTHON, fixtures.script("report.py"), *srcs,
                                          "-o", os.path.join(parent, "out")],
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True)
