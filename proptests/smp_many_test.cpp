@@ -50,6 +50,9 @@ rt::smp_config many_config(unsigned n, const many_strategy& st) {
     // A lost wake-up must hang (and the watchdog fail the run), not be
     // papered over by the futex timeout.
     cfg.sleep_timeout = std::chrono::seconds(120);
+    // The stall detector as eager as it goes: it must never call these
+    // meshes stuck (and, since it pokes no one, never wakes a parked core).
+    cfg.stall_check_turns = 1;
     cfg.flush_on_poll = st.flush_on_poll;
     cfg.flush_threshold = st.flush_threshold;
     cfg.flush_max_turns = st.flush_max_turns;

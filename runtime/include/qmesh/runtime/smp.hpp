@@ -58,6 +58,28 @@
 // sees `sleeping` and wakes it, or the ring comes first and the
 // compare-exchange fails. No wake-up is lost, and no fence is needed.
 //
+// Stall detection: a mesh has no source of work but its tasks and its
+// messages (no timers, no outside input), so once every reactor is passive
+// (no task, nothing unflushed, no reply held back) and no message is on its
+// way, nothing can ever happen again: a nested cycle in one submit group, a
+// future nobody can fulfil, a queue that stopped handing slots back. Reactor
+// 0, after `stall_check_turns` idle turns in a row, finds out with Mattern's
+// four-counter waves (F. Mattern, "Algorithms for distributed termination
+// detection", Distributed Computing 2(3), 1987): it opens a wave; every
+// reactor answers, on a passive turn, with how many messages it has pushed
+// and popped so far; a second wave follows the first. If every reactor gave
+// the same answer to both and pushes equal pops, the mesh was stuck when the
+// first wave closed. Why: a passive reactor turns active only by popping a
+// message, which would have changed its answer; so each stayed passive from
+// its first answer to its second, which spans the first wave's close, and
+// its counts held still in between, so at that instant every reactor was
+// passive and every message pushed had been popped. The reactors then stop
+// and run() throws smp_deadlock naming what is stuck (what was in flight is
+// leaked, as with `abort`). A run whose function has finished is stuck only
+// while some reactor cannot quiesce; one that has not yet seen the stop is
+// given another wave. Waves wake no one: a parked reactor answers at its
+// sleep_timeout, so the detector cannot hide a lost wake-up.
+//
 // Reactor states: running (tasks, then polls, then flushes, in a loop) ->
 // quiesced (stop requested, nothing of its own in flight, no task left; it
 // still serves other cores) -> exited (every core quiesced: no request can be
@@ -133,6 +155,10 @@ struct smp_config {
     unsigned latency_sample_every = 64;  // time one submit_to in this many (0: none)
     bool pin = true;                     // pin each reactor (hwloc) and verify
     bool yield_when_idle = false;        // sched_yield on idle turns (oversubscribed runs)
+    // Idle turns in a row after which reactor 0 checks whether the mesh is
+    // stuck (see the header; 0: never). Each check costs two waves of one
+    // line per reactor; a mesh with work to do never completes the second.
+    std::size_t stall_check_turns = 4096;
     // Watchdog hook: when *abort becomes true the reactors stop at once,
     // without draining (what was in flight is leaked), and run() throws.
     const std::atomic<bool>* abort = nullptr;
@@ -272,6 +298,49 @@ inline constexpr unsigned bell_max_words = 30;  // so a mesh has at most 1920 co
 struct alignas(cache_line_bytes) doorbell {
     std::atomic<std::uint32_t> summary{0};
     std::array<std::atomic<std::uint64_t>, bell_max_words> words{};
+};
+
+// What a reactor tells the stall detector (smp's header) on a passive turn.
+struct stall_view {
+    std::uint64_t pushed = 0, popped = 0;  // messages so far, requests and replies alike
+    std::uint64_t held = 0;                // its own requests in flight or waiting for a slot
+    bool stop_seen = false, quiesced = false;
+    bool operator==(const stall_view&) const = default;
+};
+// The stall detector's verdict on a wave every reactor has answered (`now`),
+// given their answers to the wave just before it (`last`; empty: none), and
+// whether run()'s function has finished (`stopping`). Stuck only if:
+//   - there was a wave before, and every reactor answered both alike: each
+//     stayed passive from its first answer to its second, and the first wave
+//     closed in between (one wave is not enough: a reactor that answered
+//     before it popped a request and one that answered after it popped the
+//     reply add up to as many pushes as pops, with the reply on its way);
+//   - pushes equal pops: at the first wave's close no message was on its
+//     way;
+//   - and the run cannot end: its function has not finished (it needs a
+//     task on reactor 0), or it has and some reactor that has seen the stop
+//     cannot quiesce (one that has not seen it yet may still).
+inline bool stall_verdict(std::span<const stall_view> last, std::span<const stall_view> now, bool stopping) noexcept {
+    if (last.size() != now.size() || now.empty()) return false;
+    std::uint64_t pushed = 0, popped = 0;
+    bool all_saw_stop = true, all_quiesced = true;
+    for (std::size_t c = 0; c < now.size(); ++c) {
+        if (!(now[c] == last[c])) return false;
+        pushed += now[c].pushed;
+        popped += now[c].popped;
+        all_saw_stop = all_saw_stop && now[c].stop_seen;
+        all_quiesced = all_quiesced && now[c].quiesced;
+    }
+    return pushed == popped && (!stopping || (all_saw_stop && !all_quiesced));
+}
+
+// A reactor's answer to a wave: `view` written by that reactor, then `wave`
+// (S4); read by reactor 0 once it sees `wave` (S5). A reactor answers again
+// only a newer wave, which reactor 0 opens after reading this answer, so
+// `view` is never written and read at once.
+struct alignas(cache_line_bytes) stall_answer {
+    std::atomic<std::uint64_t> wave{0};
+    stall_view view;
 };
 
 // futex(2) on the summary word: sleeps while it equals `expected` (at most
@@ -418,6 +487,15 @@ concept has_shared_inbox = requires { K::shared_inbox; } && K::shared_inbox;
 class smp_stopping : public std::runtime_error {
 public:
     smp_stopping() : std::runtime_error("qmesh: submit_to after the mesh began shutting down") {}
+};
+
+// run() found the mesh stuck (stall detection, see the header): every
+// reactor passive, no message on its way, and run()'s function unfinished or
+// a reactor unable to quiesce. The message names each pair and group that
+// still holds requests in flight or waiting.
+class smp_deadlock : public std::runtime_error {
+public:
+    explicit smp_deadlock(const std::string& what) : std::runtime_error(what) {}
 };
 
 // An idle core's poll cost (see smp::measure_idle_poll).
@@ -693,6 +771,9 @@ private:
         std::size_t total_waiting = 0;                // submissions waiting, all targets and groups
         std::uint64_t numa_checked = 0, numa_on_intended = 0;
         std::size_t idle_run = 0;
+        std::uint64_t pushed = 0, popped = 0;  // messages, for the stall detector
+        std::uint64_t answered = 0;            // the last wave this core answered
+        std::size_t quiet_turns = 0;           // reactor 0: idle turns in a row, to open a wave
         std::size_t held_turns = 0;  // busy turns that kept unflushed pushes (flush_on_poll = false)
         unsigned sample_tick = 0;
         bool stopping_seen = false;
@@ -788,6 +869,7 @@ private:
         if (!req(from, to).try_push(std::move(item))) return false;
         ++cs.inflight[sl];
         ++cs.total_inflight;
+        ++cs.pushed;
         ++cs.out[to].sent;
         mark_dirty(cs, to, req_dirty);
         if (cfg_.flush_threshold != 0 && ++cs.unflushed[to] >= cfg_.flush_threshold) {
@@ -826,6 +908,7 @@ private:
             cs.pending_replies.push_back(item);
             return;
         }
+        ++cs.pushed;
         mark_dirty(cs, from, rep_dirty);
     }
     static void respond_cb(void* ctx, work_item* item) noexcept {
@@ -882,6 +965,7 @@ private:
     bool drain_replies(core_state& cs, unsigned me, unsigned s, bool& found) noexcept {
         auto& q = rep(me, s);
         const std::size_t k = drain_queue(q, [&](work_item* item) { complete_reply(cs, item); });
+        cs.popped += k;
         if (k == 0) consumer_flush(q);
         found |= k != 0;
         admit_waiting(cs, s);
@@ -904,6 +988,7 @@ private:
             ++cs.in[item->from].received;
             if (item->process()) push_reply(cs, item);
         });
+        cs.popped += k;
         if (k == 0) {
             consumer_flush(q);
             ++cs.in[s].empty_polls;
@@ -970,6 +1055,7 @@ private:
                 cs.pending_replies.push_front(item);
                 break;
             }
+            ++cs.pushed;
             mark_dirty(cs, from, rep_dirty);
         }
         return found;
@@ -1012,6 +1098,83 @@ private:
     bool nothing_pending(const core_state& cs) const noexcept {
         if (!cs.pending_replies.empty() || !cs.dirty.empty() || !local_tasks().empty()) return false;
         return cs.total_waiting == 0 && cs.pending_words == 0;
+    }
+
+    // Passive: nothing this core could do without a message first (what
+    // waits for a slot waits for a reply).
+    bool passive(const core_state& cs) const noexcept {
+        return local_tasks().empty() && cs.dirty.empty() && cs.pending_replies.empty() && cs.pending_words == 0;
+    }
+
+    void answer_wave(core_state& cs, unsigned me, std::uint64_t w) noexcept {
+        detail::stall_answer& a = answers_[me];
+        a.view = {cs.pushed, cs.popped, cs.total_inflight + cs.total_waiting, cs.stopping_seen, cs.quiesced};
+        // (S4) release: pairs with (S5).
+        a.wave.store(w, std::memory_order_release);
+        cs.answered = w;
+    }
+
+    // Reactor 0, on a passive turn: opens a wave after stall_check_turns
+    // idle turns, closes it once every reactor has answered, and stops the
+    // mesh if stall_verdict says it is stuck.
+    void check_stall(core_state& cs) noexcept {
+        if (det_.open == 0) {
+            if (++cs.quiet_turns < cfg_.stall_check_turns) return;
+            det_.open = det_.closed + 1;
+            // (S2) release: our reads of the last wave's answers happen-before
+            // any answer to this one; pairs with (S3).
+            wave_.store(det_.open, std::memory_order_release);
+            // No poke: a parked reactor answers at its timeout. Waking it
+            // would hide a lost wake-up, which must stay a hang the tests see.
+            return;
+        }
+        for (unsigned c = 0; c < n_; ++c)
+            // (S5) acquire: pairs with (S4).
+            if (answers_[c].wave.load(std::memory_order_acquire) != det_.open) return;
+        for (unsigned c = 0; c < n_; ++c) det_.now[c] = answers_[c].view;
+        // Waves go one at a time, so the last closed is the one just before.
+        // Only reactor 0 sets stopping_ (run()'s function completes on it).
+        const bool stuck =
+            detail::stall_verdict(det_.closed != 0 ? std::span<const detail::stall_view>(det_.last)
+                                                   : std::span<const detail::stall_view>(),
+                                  det_.now, stopping_.load(std::memory_order_relaxed));
+        det_.last.swap(det_.now);
+        det_.closed = det_.open;
+        det_.open = 0;  // quiet_turns still counts past the threshold: the next wave opens on the next idle turn
+        if (stuck) {
+            // Relaxed: the reactors stop on it; they publish nothing.
+            wave_.store(stalled_wave, std::memory_order_relaxed);
+            poke_all(cs);
+        }
+    }
+
+    // After a stall, joined: every pair and group that holds requests.
+    std::string describe_stall() const {
+        std::string held;
+        std::size_t listed = 0, more = 0;
+        for (unsigned a = 0; a < n_; ++a) {
+            const core_state& cs = (*cores_)[a];
+            for (unsigned b = 0; b < n_; ++b)
+                for (unsigned g = 0; g < cfg_.groups; ++g) {
+                    const std::size_t sl = slot(b, g);
+                    std::size_t waiting = 0;
+                    for (const work_item* w = cs.waiting[sl].head; w != nullptr; w = w->next) ++waiting;
+                    if (cs.inflight[sl] == 0 && waiting == 0) continue;
+                    if (listed == 8) {
+                        ++more;
+                        continue;
+                    }
+                    held += (listed++ == 0 ? "" : "; ") + std::to_string(a) + "->" + std::to_string(b) + " group " +
+                            std::to_string(g) + ": " + std::to_string(cs.inflight[sl]) + " in flight, " +
+                            std::to_string(waiting) + " waiting to be sent";
+                }
+        }
+        if (more != 0) held += "; and " + std::to_string(more) + " more pairs";
+        std::string what = "qmesh: deadlock: every reactor is idle and no message is on its way, ";
+        what += stopping_.load(std::memory_order_relaxed) ? "but some requests can never complete"
+                                                          : "yet run()'s function has not finished";
+        return what + (held.empty() ? " (no request is held: a future waits for a promise nothing can fulfil)"
+                                    : " (" + held + ")");
     }
 
     // Parks the calling reactor until a ring or a poke (or the timeout).
@@ -1069,13 +1232,22 @@ private:
             if (cfg_.abort != nullptr && cfg_.abort->load(std::memory_order_relaxed)) break;
             if (busy) {
                 cs.idle_run = 0;
+                cs.quiet_turns = 0;
                 continue;
+            }
+            if (passive(cs)) {
+                // (S3) acquire: pairs with (S2).
+                const std::uint64_t w = wave_.load(std::memory_order_acquire);
+                if (w == stalled_wave) break;
+                if (w != cs.answered) answer_wave(cs, me, w);
+                if (me == 0 && cfg_.stall_check_turns != 0) check_stall(cs);
             }
             if (cfg_.yield_when_idle) sched_yield();
             if (cfg_.idle == idle_policy::sleep && ++cs.idle_run >= cfg_.idle_turns_before_sleep &&
                 nothing_pending(cs)) {
                 cs.idle_run = 0;
                 park(cs, me);
+                cs.quiet_turns += cfg_.idle_turns_before_sleep;  // a park stands for the turns it saved
             }
         }
         cs.counters.cpu_ns = thread_cpu_ns() - cpu0;
@@ -1109,6 +1281,11 @@ private:
     void prepare_states() {
         cores_ = std::make_unique<std::vector<core_state>>(n_);
         bells_ = std::make_unique<detail::doorbell[]>(n_);
+        answers_ = std::make_unique<detail::stall_answer[]>(n_);
+        det_ = {};
+        det_.last.assign(n_, {});
+        det_.now.assign(n_, {});
+        wave_.store(0, std::memory_order_relaxed);
     }
     // Each core sizes its own state's per-peer arrays, on its own thread:
     // they come from that thread's heap (glibc gives each thread an arena of
@@ -1152,6 +1329,8 @@ private:
         numa_.applied = numa_.nodes > 1;
         // A failed start may have left a core's arrays unsized: nothing ran.
         const bool started = !start_failed_.load(std::memory_order_relaxed);
+        const bool stalled = started && wave_.load(std::memory_order_relaxed) == stalled_wave;
+        const std::string stall = stalled ? describe_stall() : std::string();
         for (unsigned a = 0; a < n_ && started; ++a) {
             const core_state& cs = (*cores_)[a];
             core_counters_[a] = cs.counters;
@@ -1167,9 +1346,11 @@ private:
         }
         cores_.reset();
         bells_.reset();
+        answers_.reset();
         for (auto& q : req_) q.reset();
         for (auto& q : rep_) q.reset();
         if (!started) throw std::runtime_error(error_);
+        if (stalled) throw smp_deadlock(stall);
         if (cfg_.abort != nullptr && cfg_.abort->load(std::memory_order_relaxed))
             throw std::runtime_error("qmesh: the mesh was aborted before it drained");
         for (unsigned a = 0; a < n_; ++a)
@@ -1195,6 +1376,16 @@ private:
     numa_report numa_;
     std::unique_ptr<std::vector<core_state>> cores_;
     std::unique_ptr<detail::doorbell[]> bells_;
+    std::unique_ptr<detail::stall_answer[]> answers_;  // per reactor
+    // The stall detector's state, reactor 0's alone.
+    struct stall_detector {
+        std::uint64_t open = 0;    // the wave in progress (0: none)
+        std::uint64_t closed = 0;  // the last wave every reactor answered
+        std::vector<detail::stall_view> last;  // their answers to it (closed != 0)
+        std::vector<detail::stall_view> now;   // the answers to `open`, being read
+    } det_;
+    static constexpr std::uint64_t stalled_wave = ~std::uint64_t{0};
+    alignas(cache_line_bytes) std::atomic<std::uint64_t> wave_{0};  // the newest wave, or stalled_wave
     std::vector<int> pu_nodes_;  // NUMA node of each reactor's PU
     alignas(cache_line_bytes) std::atomic<bool> stopping_{false};
     alignas(cache_line_bytes) std::atomic<unsigned> quiesced_{0};
