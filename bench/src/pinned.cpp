@@ -7,7 +7,7 @@
 #include <mutex>
 #include <thread>
 
-#include "qmesh/runtime/smp.hpp"
+#include "qmesh/runtime/clock.hpp"
 #include "qmesh/runtime/topology.hpp"
 #include "stats.hpp"
 

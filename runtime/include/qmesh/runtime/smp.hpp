@@ -106,10 +106,10 @@
 #include <vector>
 
 #include <sched.h>
-#include <time.h>
 
 #include "qmesh/queues/concept.hpp"
 #include "qmesh/queues/config.hpp"
+#include "qmesh/runtime/clock.hpp"
 #include "qmesh/runtime/future.hpp"
 #include "qmesh/runtime/histogram.hpp"
 #include "qmesh/runtime/task.hpp"
@@ -251,20 +251,7 @@ inline void respond_later(work_item* w) noexcept { local_hooks().respond(local_h
 // Index of the calling thread's reactor in its mesh, or -1 off the mesh.
 inline int this_core() noexcept { return detail::tl_hooks.core; }
 
-// CPU time the calling thread has used, ns (CLOCK_THREAD_CPUTIME_ID): what
-// a reactor, or a benchmark's measuring thread, got of its core.
-inline std::uint64_t thread_cpu_ns() noexcept {
-    timespec ts{};
-    if (::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
 namespace detail {
-inline std::uint64_t clock_ns() noexcept {
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                          std::chrono::steady_clock::now().time_since_epoch())
-                                          .count());
-}
 
 // Intrusive FIFO of work items through work_item::next; one core's.
 struct item_list {
