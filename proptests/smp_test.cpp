@@ -722,3 +722,107 @@ TEST(smp, watchdog_aborts_a_stalled_mesh) {
 
 }  // namespace
 }  // namespace qmesh::test
+
+namespace qmesh::test {
+namespace {
+
+// An SPSC ring that hands consumed slots back only at consumer_flush (the
+// concept allows it: "returns them to the producer here, called when the
+// consumer idles"), and whose producer, on finding the ring full, returns
+// late, as if preempted between reading the consumer's index and going on.
+template <class T>
+class lazy_slow_ring {
+public:
+    using value_type = T;
+    explicit lazy_slow_ring(std::size_t capacity) : size_(capacity + 1), slots_(capacity + 1) {}
+    [[nodiscard]] bool try_push(T&& v) noexcept {
+        const std::size_t t = tail_.load(std::memory_order_relaxed);
+        const std::size_t n = t + 1 == size_ ? 0 : t + 1;
+        if (n == head_.load(std::memory_order_acquire)) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));  // a preemption, here
+            return false;
+        }
+        slots_[t] = std::move(v);
+        tail_.store(n, std::memory_order_release);
+        return true;
+    }
+    [[nodiscard]] bool try_pop(T& out) noexcept {
+        if (next_head_ == tail_.load(std::memory_order_acquire)) return false;
+        out = std::move(slots_[next_head_]);
+        next_head_ = next_head_ + 1 == size_ ? 0 : next_head_ + 1;
+        return true;
+    }
+    void consumer_flush() noexcept { head_.store(next_head_, std::memory_order_release); }
+    std::size_t capacity() const noexcept { return size_ - 1; }
+
+private:
+    const std::size_t size_;
+    std::vector<T> slots_;
+    alignas(64) std::atomic<std::size_t> head_{0};
+    alignas(64) std::atomic<std::size_t> tail_{0};
+    alignas(64) std::size_t next_head_ = 0;  // consumer's, published by consumer_flush
+};
+struct lazy_slow_ring_kind {
+    static constexpr queue_traits traits{
+        .name = "lazy_slow_ring",
+        .summary = "SPSC ring that returns slots only at consumer_flush (tests only)",
+        .family = family::own,
+        .producers = role::single,
+        .consumers = role::single,
+        .progress = progress::wait_free,
+        .bounded = true,
+        .order = order::fifo,
+    };
+    template <class T>
+    using type = lazy_slow_ring<T>;
+};
+
+template <class M>
+rt::future<> three_to_core_2(M& m) {
+    auto a = m.submit_to(2, [] {});
+    // Keeps core 2 busy (its slots unreturned) while core 1, its window
+    // free but the ring full, answers waves.
+    auto b = m.submit_to(2, [] {
+        rt::schedule_fn([] {
+            const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+            while (std::chrono::steady_clock::now() < until) {
+            }
+        });
+    });
+    auto c = m.submit_to(2, [] {});  // waits: the window (2) is full
+    co_await std::move(a);
+    co_await std::move(b);
+    co_await std::move(c);
+}
+
+// Not stuck: core 1's third request waits for a slot of a ring whose
+// consumer (core 2) returns slots at its next idle poll. A passive core
+// with a waiting submission can send without popping anything (it retries
+// every turn), so its two equal answers do not prove it stayed passive.
+TEST(smp, a_submission_waiting_for_a_returned_slot_is_not_stuck) {
+    rt::smp_config cfg;
+    const auto& av = rt::topology::instance().available();
+    cfg.cores = {av.at(0), av.size() > 1 ? av[1] : av[0], av.at(0)};
+    cfg.pin = false;
+    cfg.yield_when_idle = true;
+    cfg.queue_capacity = 2;
+    cfg.max_inflight = 2;
+    cfg.stall_check_turns = 1;
+    std::atomic<bool> abort{false};
+    cfg.abort = &abort;
+    bench::watchdog dog(abort, std::chrono::minutes(1));
+    for (int rep = 0; rep < 20; ++rep) {
+        rt::smp<lazy_slow_ring_kind> mesh(cfg);
+        bool done = false;
+        try {
+            mesh.run([&] { return mesh.submit_to(1, [&] { return three_to_core_2(mesh); }).then([&] { done = true; }); });
+        } catch (const rt::smp_deadlock& e) {
+            ADD_FAILURE() << "rep " << rep << ": " << e.what();
+        }
+        EXPECT_TRUE(done) << rep;
+        if (!done) break;
+    }
+}
+
+}  // namespace
+}  // namespace qmesh::test

@@ -73,7 +73,11 @@
 // message, which would have changed its answer; so each stayed passive from
 // its first answer to its second, which spans the first wave's close, and
 // its counts held still in between, so at that instant every reactor was
-// passive and every message pushed had been popped. The reactors then stop
+// passive and every message pushed had been popped. (A core with a
+// submission waiting for a ring slot can also turn active when the ring's
+// consumer hands one back, which is no message; so it retries its waiting
+// submissions after it sees a wave and before it answers, and sees every slot
+// handed back before the wave before.) The reactors then stop
 // and run() throws smp_deadlock naming what is stuck (what was in flight is
 // leaked, as with `abort`). A run whose function has finished is stuck only
 // while some reactor cannot quiesce; one that has not yet seen the stop is
@@ -1093,6 +1097,20 @@ private:
         return local_tasks().empty() && cs.dirty.empty() && cs.pending_replies.empty() && cs.pending_words == 0;
     }
 
+    // Before answering a wave, seen: retries every waiting submission. A
+    // passive core with one can send without popping anything, once the
+    // consumer hands a slot of a full ring back (consumer_flush, on its idle
+    // poll), so an earlier failed try proves nothing. A consumer hands back
+    // what it popped before it answers the wave before this one, so a try
+    // after seeing this wave sees every such slot. True if nothing was sent
+    // (answer now); else the core answers on a later turn, with its new count.
+    bool nothing_admitted(core_state& cs) noexcept {
+        if (cs.total_waiting == 0) return true;
+        const std::uint64_t before = cs.pushed;
+        for (unsigned t = 0; t < n_; ++t) admit_waiting(cs, t);
+        return cs.pushed == before;
+    }
+
     void answer_wave(core_state& cs, unsigned me, std::uint64_t w) noexcept {
         detail::stall_answer& a = answers_[me];
         a.view = {cs.pushed, cs.popped, cs.total_inflight + cs.total_waiting, cs.stopping_seen, cs.quiesced};
@@ -1115,10 +1133,16 @@ private:
             // would hide a lost wake-up, which must stay a hang the tests see.
             return;
         }
-        for (unsigned c = 0; c < n_; ++c)
+        // From the first reactor that had not answered: an idle turn here
+        // reads one line while a busy reactor keeps the wave open.
+        for (; det_.answered < n_; ++det_.answered)
             // (S5) acquire: pairs with (S4).
-            if (answers_[c].wave.load(std::memory_order_acquire) != det_.open) return;
+            if (answers_[det_.answered].wave.load(std::memory_order_acquire) != det_.open) return;
         for (unsigned c = 0; c < n_; ++c) det_.now[c] = answers_[c].view;
+        // A mesh that moved since the last wave waits stall_check_turns
+        // again before the next: waves do not follow each other back to back
+        // while reactor 0 idles beside a mesh at work.
+        const bool moved = det_.closed == 0 || det_.now != det_.last;
         // Waves go one at a time, so the last closed is the one just before.
         // Only reactor 0 sets stopping_ (run()'s function completes on it).
         const bool stuck =
@@ -1127,7 +1151,11 @@ private:
                                   det_.now, stopping_.load(std::memory_order_relaxed));
         det_.last.swap(det_.now);
         det_.closed = det_.open;
-        det_.open = 0;  // quiet_turns still counts past the threshold: the next wave opens on the next idle turn
+        det_.open = 0;
+        det_.answered = 0;
+        // Else quiet_turns is still past the threshold: the next wave opens
+        // on the next idle turn.
+        if (moved) cs.quiet_turns = 0;
         if (stuck) {
             // Relaxed: the reactors stop on it; they publish nothing.
             wave_.store(stalled_wave, std::memory_order_relaxed);
@@ -1226,7 +1254,7 @@ private:
                 // (S3) acquire: pairs with (S2).
                 const std::uint64_t w = wave_.load(std::memory_order_acquire);
                 if (w == stalled_wave) break;
-                if (w != cs.answered) answer_wave(cs, me, w);
+                if (w != cs.answered && nothing_admitted(cs)) answer_wave(cs, me, w);
                 if (me == 0 && cfg_.stall_check_turns != 0) check_stall(cs);
             }
             if (cfg_.yield_when_idle) sched_yield();
@@ -1367,6 +1395,7 @@ private:
     // The stall detector's state, reactor 0's alone.
     struct stall_detector {
         std::uint64_t open = 0;    // the wave in progress (0: none)
+        unsigned answered = 0;     // reactors 0 .. answered-1 have answered `open`
         std::uint64_t closed = 0;  // the last wave every reactor answered
         std::vector<detail::stall_view> last;  // their answers to it (closed != 0)
         std::vector<detail::stall_view> now;   // the answers to `open`, being read
