@@ -730,15 +730,21 @@ namespace {
 // concept allows it: "returns them to the producer here, called when the
 // consumer idles"), and whose producer, on finding the ring full, returns
 // late, as if preempted between reading the consumer's index and going on.
+// A thread that sets `refuse_here` never finds room again (a queue that
+// lost its slots, seen from its producer).
 template <class T>
 class lazy_slow_ring {
 public:
     using value_type = T;
+    static inline thread_local bool refuse_here = false;
+    static inline std::array<std::atomic<std::uint64_t>, 3> found_full{};  // failed pushes, by reactor
     explicit lazy_slow_ring(std::size_t capacity) : size_(capacity + 1), slots_(capacity + 1) {}
     [[nodiscard]] bool try_push(T&& v) noexcept {
+        if (refuse_here) return false;
         const std::size_t t = tail_.load(std::memory_order_relaxed);
         const std::size_t n = t + 1 == size_ ? 0 : t + 1;
         if (n == head_.load(std::memory_order_acquire)) {
+            found_full.at(static_cast<std::size_t>(rt::this_core())).fetch_add(1, std::memory_order_relaxed);
             std::this_thread::sleep_for(std::chrono::milliseconds(10));  // a preemption, here
             return false;
         }
@@ -822,6 +828,81 @@ TEST(smp, a_submission_waiting_for_a_returned_slot_is_not_stuck) {
         EXPECT_TRUE(done) << rep;
         if (!done) break;
     }
+}
+
+// Core 1 submits to core 2 through rings of one slot, and keeps the slot of
+// the first reply (its return ring's only one) by not polling: it spins
+// before its second submission (so core 2 hands the request slot back) and
+// after it. Core 2's second reply finds the return ring full and is held
+// back until core 1 polls again and hands the slot back.
+template <class M>
+rt::future<> a_reply_into_a_full_ring(M& m) {
+    auto spin = [](std::chrono::milliseconds d) {
+        const auto until = std::chrono::steady_clock::now() + d;
+        while (std::chrono::steady_clock::now() < until) {
+        }
+    };
+    co_await m.submit_to(2, [] {});
+    spin(std::chrono::milliseconds(1));
+    auto second = m.submit_to(2, [] {});
+    spin(std::chrono::milliseconds(100));
+    co_await std::move(second);
+}
+
+// Not stuck: core 2 holds back a reply its return ring has no room for
+// until core 1, busy, polls and hands the slot back (consumer_flush, no
+// message); core 2's failed push returns late. A passive core with a reply
+// held back can push without popping anything, so its equal answers do not
+// prove it stayed passive: it retries its held-back replies after it sees a
+// wave, before it answers.
+TEST(smp, a_reply_held_back_for_a_returned_slot_is_not_stuck) {
+    rt::smp_config cfg;
+    const auto& av = rt::topology::instance().available();
+    cfg.cores = {av.at(0), av.size() > 1 ? av[1] : av[0], av.at(0)};
+    cfg.pin = false;
+    cfg.yield_when_idle = true;
+    cfg.queue_capacity = 1;
+    cfg.max_inflight = 1;
+    cfg.stall_check_turns = 1;
+    std::atomic<bool> abort{false};
+    cfg.abort = &abort;
+    bench::watchdog dog(abort, std::chrono::minutes(1));
+    auto& full = lazy_slow_ring<rt::work_item*>::found_full;
+    const std::uint64_t before = full[2].load();
+    for (int rep = 0; rep < 20; ++rep) {
+        rt::smp<lazy_slow_ring_kind> mesh(cfg);
+        bool done = false;
+        try {
+            mesh.run([&] {
+                return mesh.submit_to(1, [&] { return a_reply_into_a_full_ring(mesh); }).then([&] { done = true; });
+            });
+        } catch (const rt::smp_deadlock& e) {
+            ADD_FAILURE() << "rep " << rep << ": " << e.what();
+        }
+        EXPECT_TRUE(done) << rep;
+        if (!done) break;
+    }
+    // The case under test happened: core 2, which pushes only replies, found
+    // its return ring full.
+    EXPECT_GT(full[2].load(), before);
+}
+
+// Stuck: core 2's return ring never takes its reply (its producer finds no
+// room, ever), so core 1's request stays in flight. Core 2 holds the reply
+// back and retries it every turn, to no avail: reported, not a hang.
+TEST(smp, a_reply_its_return_queue_never_takes_is_a_deadlock) {
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "a stuck mesh leaks what was in flight by design; LeakSanitizer would report it";
+#else
+    auto cfg = two_cores(2, 2);
+    cfg.stall_check_turns = 1;
+    const std::string what = deadlock_of<lazy_slow_ring_kind>(cfg, [](auto& mesh) {
+        return mesh.submit_to(1, [] { lazy_slow_ring<rt::work_item*>::refuse_here = true; });
+    });
+    EXPECT_NE(what.find("(0->1 group 0: 1 in flight, 0 waiting to be sent; core 1 holds back 1 reply)"),
+              std::string::npos)
+        << what;
+#endif
 }
 
 }  // namespace

@@ -60,7 +60,7 @@
 //
 // Stall detection: a mesh has no source of work but its tasks and its
 // messages (no timers, no outside input), so once every reactor is passive
-// (no task, nothing unflushed, no reply held back) and no message is on its
+// (no task, nothing unflushed) and no message is on its
 // way, nothing can ever happen again: a nested cycle in one submit group, a
 // future nobody can fulfil, a queue that stopped handing slots back. Reactor
 // 0, after `stall_check_turns` idle turns in a row, finds out with Mattern's
@@ -74,9 +74,9 @@
 // its first answer to its second, which spans the first wave's close, and
 // its counts held still in between, so at that instant every reactor was
 // passive and every message pushed had been popped. (A core with a
-// submission waiting for a ring slot can also turn active when the ring's
-// consumer hands one back, which is no message; so it retries its waiting
-// submissions after it sees a wave and before it answers, and sees every slot
+// submission or a reply waiting for a ring slot can also turn active when
+// the ring's consumer hands one back, which is no message; so it retries
+// both after it sees a wave and before it answers, and sees every slot
 // handed back before the wave before.) The reactors then stop
 // and run() throws smp_deadlock naming what is stuck (what was in flight is
 // leaked, as with `abort`). A run whose function has finished is stuck only
@@ -1037,19 +1037,23 @@ private:
             for (unsigned s = 0; s < n_; ++s)
                 if (s != me) (void)drain_requests(cs, me, s, found);
         }
-        // Replies that did not fit earlier, in order.
+        retry_replies(cs, me);
+        return found;
+    }
+
+    // Replies that did not fit earlier, in order.
+    void retry_replies(core_state& cs, unsigned me) noexcept {
         while (!cs.pending_replies.empty()) {
             work_item* item = cs.pending_replies.head;
             const unsigned from = item->from;
             cs.pending_replies.pop_front();  // before the push: then the item is the origin's
             if (!rep(from, me).try_push(std::move(item))) {
                 cs.pending_replies.push_front(item);
-                break;
+                return;
             }
             ++cs.pushed;
             mark_dirty(cs, from, rep_dirty);
         }
-        return found;
     }
 
     // Publishes what this core pushed (staging queues) and rings the
@@ -1091,23 +1095,26 @@ private:
         return cs.total_waiting == 0 && cs.pending_words == 0;
     }
 
-    // Passive: nothing this core could do without a message first (what
-    // waits for a slot waits for a reply).
+    // Passive: nothing this core could do without a message first, or
+    // without a ring slot handed back (what waits for a slot, a submission or
+    // a held-back reply, is retried before the core answers: nothing_sent).
     bool passive(const core_state& cs) const noexcept {
-        return local_tasks().empty() && cs.dirty.empty() && cs.pending_replies.empty() && cs.pending_words == 0;
+        return local_tasks().empty() && cs.dirty.empty() && cs.pending_words == 0;
     }
 
-    // Before answering a wave, seen: retries every waiting submission. A
-    // passive core with one can send without popping anything, once the
-    // consumer hands a slot of a full ring back (consumer_flush, on its idle
-    // poll), so an earlier failed try proves nothing. A consumer hands back
-    // what it popped before it answers the wave before this one, so a try
-    // after seeing this wave sees every such slot. True if nothing was sent
-    // (answer now); else the core answers on a later turn, with its new count.
-    bool nothing_admitted(core_state& cs) noexcept {
-        if (cs.total_waiting == 0) return true;
+    // Before answering a wave, seen: retries every held-back reply and
+    // waiting submission. A passive core with one can send without popping
+    // anything, once the consumer hands a slot of a full ring back
+    // (consumer_flush, on its idle poll), so an earlier failed try proves
+    // nothing. A consumer hands back what it popped before it answers the
+    // wave before this one, so a try after seeing this wave sees every such
+    // slot. True if nothing was sent (answer now); else the core answers on
+    // a later turn, with its new count.
+    bool nothing_sent(core_state& cs, unsigned me) noexcept {
         const std::uint64_t before = cs.pushed;
-        for (unsigned t = 0; t < n_; ++t) admit_waiting(cs, t);
+        retry_replies(cs, me);
+        if (cs.total_waiting != 0)
+            for (unsigned t = 0; t < n_; ++t) admit_waiting(cs, t);
         return cs.pushed == before;
     }
 
@@ -1185,6 +1192,14 @@ private:
                 }
         }
         if (more != 0) held += "; and " + std::to_string(more) + " more pairs";
+        // Replies a return queue would not take (a queue that keeps its slots).
+        for (unsigned a = 0; a < n_; ++a) {
+            std::size_t n = 0;
+            for (const work_item* w = (*cores_)[a].pending_replies.head; w != nullptr; w = w->next) ++n;
+            if (n != 0)
+                held += (held.empty() ? "" : "; ") + ("core " + std::to_string(a)) + " holds back " +
+                        std::to_string(n) + (n == 1 ? " reply" : " replies");
+        }
         std::string what = "qmesh: deadlock: every reactor is idle and no message is on its way, ";
         what += stopping_.load(std::memory_order_relaxed) ? "but some requests can never complete"
                                                           : "yet run()'s function has not finished";
@@ -1254,7 +1269,7 @@ private:
                 // (S3) acquire: pairs with (S2).
                 const std::uint64_t w = wave_.load(std::memory_order_acquire);
                 if (w == stalled_wave) break;
-                if (w != cs.answered && nothing_admitted(cs)) answer_wave(cs, me, w);
+                if (w != cs.answered && nothing_sent(cs, me)) answer_wave(cs, me, w);
                 if (me == 0 && cfg_.stall_check_turns != 0) check_stall(cs);
             }
             if (cfg_.yield_when_idle) sched_yield();
