@@ -801,18 +801,19 @@ rt::future<> three_to_core_2(M& m) {
     co_await std::move(c);
 }
 
-// Not stuck: core 1's third request waits for a slot of a ring whose
-// consumer (core 2) returns slots at its next idle poll. A passive core
-// with a waiting submission can send without popping anything (it retries
-// every turn), so its two equal answers do not prove it stayed passive.
-TEST(smp, a_submission_waiting_for_a_returned_slot_is_not_stuck) {
+// Runs `on_core_1` (a coroutine of the mesh, on reactor 1) in 20 meshes of
+// three reactors over lazy_slow_ring, `slots` to a ring and a window (0 and
+// 2 share a CPU; unpinned, yielding), with a wave after every idle turn of
+// reactor 0: each must finish, and none be called stuck.
+template <class F>
+void never_called_stuck(std::size_t slots, F on_core_1) {
     rt::smp_config cfg;
     const auto& av = rt::topology::instance().available();
     cfg.cores = {av.at(0), av.size() > 1 ? av[1] : av[0], av.at(0)};
     cfg.pin = false;
     cfg.yield_when_idle = true;
-    cfg.queue_capacity = 2;
-    cfg.max_inflight = 2;
+    cfg.queue_capacity = slots;
+    cfg.max_inflight = slots;
     cfg.stall_check_turns = 1;
     std::atomic<bool> abort{false};
     cfg.abort = &abort;
@@ -821,13 +822,21 @@ TEST(smp, a_submission_waiting_for_a_returned_slot_is_not_stuck) {
         rt::smp<lazy_slow_ring_kind> mesh(cfg);
         bool done = false;
         try {
-            mesh.run([&] { return mesh.submit_to(1, [&] { return three_to_core_2(mesh); }).then([&] { done = true; }); });
+            mesh.run([&] { return mesh.submit_to(1, [&] { return on_core_1(mesh); }).then([&] { done = true; }); });
         } catch (const rt::smp_deadlock& e) {
             ADD_FAILURE() << "rep " << rep << ": " << e.what();
         }
         EXPECT_TRUE(done) << rep;
         if (!done) break;
     }
+}
+
+// Not stuck: core 1's third request waits for a slot of a ring whose
+// consumer (core 2) returns slots at its next idle poll. A passive core
+// with a waiting submission can send without popping anything (it retries
+// every turn), so its two equal answers do not prove it stayed passive.
+TEST(smp, a_submission_waiting_for_a_returned_slot_is_not_stuck) {
+    never_called_stuck(2, [](auto& m) { return three_to_core_2(m); });
 }
 
 // Core 1 submits to core 2 through rings of one slot, and keeps the slot of
@@ -856,32 +865,9 @@ rt::future<> a_reply_into_a_full_ring(M& m) {
 // prove it stayed passive: it retries its held-back replies after it sees a
 // wave, before it answers.
 TEST(smp, a_reply_held_back_for_a_returned_slot_is_not_stuck) {
-    rt::smp_config cfg;
-    const auto& av = rt::topology::instance().available();
-    cfg.cores = {av.at(0), av.size() > 1 ? av[1] : av[0], av.at(0)};
-    cfg.pin = false;
-    cfg.yield_when_idle = true;
-    cfg.queue_capacity = 1;
-    cfg.max_inflight = 1;
-    cfg.stall_check_turns = 1;
-    std::atomic<bool> abort{false};
-    cfg.abort = &abort;
-    bench::watchdog dog(abort, std::chrono::minutes(1));
     auto& full = lazy_slow_ring<rt::work_item*>::found_full;
     const std::uint64_t before = full[2].load();
-    for (int rep = 0; rep < 20; ++rep) {
-        rt::smp<lazy_slow_ring_kind> mesh(cfg);
-        bool done = false;
-        try {
-            mesh.run([&] {
-                return mesh.submit_to(1, [&] { return a_reply_into_a_full_ring(mesh); }).then([&] { done = true; });
-            });
-        } catch (const rt::smp_deadlock& e) {
-            ADD_FAILURE() << "rep " << rep << ": " << e.what();
-        }
-        EXPECT_TRUE(done) << rep;
-        if (!done) break;
-    }
+    never_called_stuck(1, [](auto& m) { return a_reply_into_a_full_ring(m); });
     // The case under test happened: core 2, which pushes only replies, found
     // its return ring full.
     EXPECT_GT(full[2].load(), before);
