@@ -22,6 +22,14 @@
 namespace qmesh::test {
 namespace {
 
+// Keeps the calling reactor busy for `d` (no poll, no task switch): what a
+// long task, or a preemption, looks like to the rest of the mesh.
+void spin_for(std::chrono::milliseconds d) {
+    const auto until = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+}
+
 rt::smp_config two_cores(std::size_t capacity, std::size_t inflight) {
     rt::smp_config c;
     const auto& av = rt::topology::instance().available();
@@ -502,9 +510,7 @@ TEST(smp, a_reactor_busy_for_long_is_not_stuck) {
     mesh.run([&]() -> rt::future<> {
         co_await mesh.submit_to(1, [&] {
             rt::schedule_fn([&] {
-                const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
-                while (std::chrono::steady_clock::now() < until) {
-                }
+                spin_for(std::chrono::milliseconds(50));
                 (void)mesh.submit_to(0, [&] { done.set_value(); });
             });
         });
@@ -789,11 +795,7 @@ rt::future<> three_to_core_2(M& m) {
     // Keeps core 2 busy (its slots unreturned) while core 1, its window
     // free but the ring full, answers waves.
     auto b = m.submit_to(2, [] {
-        rt::schedule_fn([] {
-            const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
-            while (std::chrono::steady_clock::now() < until) {
-            }
-        });
+        rt::schedule_fn([] { spin_for(std::chrono::milliseconds(100)); });
     });
     auto c = m.submit_to(2, [] {});  // waits: the window (2) is full
     co_await std::move(a);
@@ -846,15 +848,10 @@ TEST(smp, a_submission_waiting_for_a_returned_slot_is_not_stuck) {
 // back until core 1 polls again and hands the slot back.
 template <class M>
 rt::future<> a_reply_into_a_full_ring(M& m) {
-    auto spin = [](std::chrono::milliseconds d) {
-        const auto until = std::chrono::steady_clock::now() + d;
-        while (std::chrono::steady_clock::now() < until) {
-        }
-    };
     co_await m.submit_to(2, [] {});
-    spin(std::chrono::milliseconds(1));
+    spin_for(std::chrono::milliseconds(1));
     auto second = m.submit_to(2, [] {});
-    spin(std::chrono::milliseconds(100));
+    spin_for(std::chrono::milliseconds(100));
     co_await std::move(second);
 }
 

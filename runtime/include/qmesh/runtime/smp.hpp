@@ -262,6 +262,12 @@ struct item_list {
     work_item* head = nullptr;
     work_item* tail = nullptr;
     bool empty() const noexcept { return head == nullptr; }
+    // Walks the list: for reports, not for the loop.
+    std::size_t size() const noexcept {
+        std::size_t n = 0;
+        for (const work_item* w = head; w != nullptr; w = w->next) ++n;
+        return n;
+    }
     void push_back(work_item* w) noexcept {
         w->next = nullptr;
         if (tail != nullptr) tail->next = w; else head = w;
@@ -1179,8 +1185,7 @@ private:
             for (unsigned b = 0; b < n_; ++b)
                 for (unsigned g = 0; g < cfg_.groups; ++g) {
                     const std::size_t sl = slot(b, g);
-                    std::size_t waiting = 0;
-                    for (const work_item* w = cs.waiting[sl].head; w != nullptr; w = w->next) ++waiting;
+                    const std::size_t waiting = cs.waiting[sl].size();
                     if (cs.inflight[sl] == 0 && waiting == 0) continue;
                     if (listed == 8) {
                         ++more;
@@ -1194,8 +1199,7 @@ private:
         if (more != 0) held += "; and " + std::to_string(more) + " more pairs";
         // Replies a return queue would not take (a queue that keeps its slots).
         for (unsigned a = 0; a < n_; ++a) {
-            std::size_t n = 0;
-            for (const work_item* w = (*cores_)[a].pending_replies.head; w != nullptr; w = w->next) ++n;
+            const std::size_t n = (*cores_)[a].pending_replies.size();
             if (n != 0)
                 held += (held.empty() ? "" : "; ") + ("core " + std::to_string(a)) + " holds back " +
                         std::to_string(n) + (n == 1 ? " reply" : " replies");
