@@ -806,10 +806,15 @@ rt::future<> three_to_core_2(M& m) {
 // Runs `on_core_1` (a coroutine of the mesh, on reactor 1) in 20 meshes of
 // three reactors over lazy_slow_ring, `slots` to a ring and a window (0 and
 // 2 share a CPU; unpinned, yielding), with a wave after every idle turn of
-// reactor 0: each must finish, and none be called stuck.
+// reactor 0: each must finish, and none be called stuck. By default a poll
+// takes one message (poll_budget 1), so a consumer that pops one has hit
+// its budget and hands the slot back only at its next poll, found empty.
 template <class F>
-void never_called_stuck(std::size_t slots, F on_core_1) {
+void never_called_stuck(std::size_t slots, F on_core_1, rt::polling poll = rt::polling::scan,
+                        std::size_t poll_budget = 1) {
     rt::smp_config cfg;
+    cfg.poll = poll;
+    cfg.poll_budget = poll_budget;
     const auto& av = rt::topology::instance().available();
     cfg.cores = {av.at(0), av.size() > 1 ? av[1] : av[0], av.at(0)};
     cfg.pin = false;
@@ -826,9 +831,9 @@ void never_called_stuck(std::size_t slots, F on_core_1) {
         try {
             mesh.run([&] { return mesh.submit_to(1, [&] { return on_core_1(mesh); }).then([&] { done = true; }); });
         } catch (const rt::smp_deadlock& e) {
-            ADD_FAILURE() << "rep " << rep << ": " << e.what();
+            ADD_FAILURE() << rt::to_string(poll) << ", rep " << rep << ": " << e.what();
         }
-        EXPECT_TRUE(done) << rep;
+        EXPECT_TRUE(done) << rt::to_string(poll) << ", rep " << rep;
         if (!done) break;
     }
 }
@@ -838,7 +843,11 @@ void never_called_stuck(std::size_t slots, F on_core_1) {
 // with a waiting submission can send without popping anything (it retries
 // every turn), so its two equal answers do not prove it stayed passive.
 TEST(smp, a_submission_waiting_for_a_returned_slot_is_not_stuck) {
+    auto& full = lazy_slow_ring<rt::work_item*>::found_full;
+    const std::uint64_t before = full[1].load();
     never_called_stuck(2, [](auto& m) { return three_to_core_2(m); });
+    // The case under test happened: core 1 found its request ring full.
+    EXPECT_GT(full[1].load(), before);
 }
 
 // Core 1 submits to core 2 through rings of one slot, and keeps the slot of
@@ -868,6 +877,17 @@ TEST(smp, a_reply_held_back_for_a_returned_slot_is_not_stuck) {
     // The case under test happened: core 2, which pushes only replies, found
     // its return ring full.
     EXPECT_GT(full[2].load(), before);
+}
+
+// The same, polling by doorbell: a consumer polls only the sources that rang
+// it, so a ring it drained (not empty) and whose producer has nothing more
+// to ring about must still get its slots back when the consumer idles, or a
+// correct program stalls (and, since held-back replies answer waves, is
+// called stuck).
+// (A poll within its budget: a poll that hits it keeps the source's bit.)
+TEST(smp, a_slot_is_handed_back_when_polling_by_doorbell) {
+    never_called_stuck(1, [](auto& m) { return a_reply_into_a_full_ring(m); }, rt::polling::doorbell, 64);
+    never_called_stuck(2, [](auto& m) { return three_to_core_2(m); }, rt::polling::doorbell, 64);
 }
 
 // Stuck: core 2's return ring never takes its reply (its producer finds no

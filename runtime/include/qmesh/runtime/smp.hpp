@@ -963,7 +963,12 @@ private:
         auto& q = rep(me, s);
         const std::size_t k = drain_queue(q, [&](work_item* item) { complete_reply(cs, item); });
         cs.popped += k;
-        if (k == 0) consumer_flush(q);
+        // Short of the budget, the queue was found empty: this core idles on
+        // it, so it hands back every slot it has popped (consumer_flush), now
+        // and not at a later empty poll, which a doorbell may never bring
+        // (only a source that rings is polled again). So a passive core has
+        // handed back all it popped, which the stall detector relies on.
+        if (k < cfg_.poll_budget) consumer_flush(q);
         found |= k != 0;
         admit_waiting(cs, s);
         return k == cfg_.poll_budget;
@@ -986,8 +991,8 @@ private:
             if (item->process()) push_reply(cs, item);
         });
         cs.popped += k;
+        if (k < cfg_.poll_budget) consumer_flush(q);  // found empty: see drain_replies
         if (k == 0) {
-            consumer_flush(q);
             ++cs.in[s].empty_polls;
         } else {
             ++cs.in[s].batches[batch_bucket(k)];
