@@ -1202,12 +1202,17 @@ private:
                 }
         }
         if (more != 0) held += "; and " + std::to_string(more) + " more pairs";
-        // Replies a return queue would not take (a queue that keeps its slots).
+        // Replies a return queue would not take (a queue that keeps its
+        // slots). They wait in one list, in order, so the first one's return
+        // queue is the one that holds up the rest: named.
         for (unsigned a = 0; a < n_; ++a) {
-            const std::size_t n = (*cores_)[a].pending_replies.size();
-            if (n != 0)
-                held += (held.empty() ? "" : "; ") + ("core " + std::to_string(a)) + " holds back " +
-                        std::to_string(n) + (n == 1 ? " reply" : " replies");
+            const detail::item_list& pending = (*cores_)[a].pending_replies;
+            if (pending.empty()) continue;
+            const std::size_t n = pending.size();
+            held += (held.empty() ? "" : "; ") + ("core " + std::to_string(a)) + " holds back " +
+                    std::to_string(n) + (n == 1 ? " reply" : " replies, the first") + " for core " +
+                    std::to_string(pending.head->from) + " (return queue " + std::to_string(a) + "->" +
+                    std::to_string(pending.head->from) + " full)";
         }
         std::string what = "qmesh: deadlock: every reactor is idle and no message is on its way, ";
         what += stopping_.load(std::memory_order_relaxed) ? "but some requests can never complete"
