@@ -150,6 +150,14 @@ int cmd_run(const std::vector<std::string>& args, const std::string& command_lin
     return 0;
 }
 
+// A message is one line on stderr, whatever the arguments it quotes hold
+// (a line break in a name would start a second one), as plots/ does.
+std::string one_line(std::string s) {
+    for (char& c : s)
+        if (c == '\n' || c == '\r') c = ' ';
+    return s;
+}
+
 }  // namespace
 }  // namespace qmesh::bench
 
@@ -180,10 +188,10 @@ int main(int argc, char** argv) {
         if (cmd == "verify") return cmd_verify(args);
         throw usage_error("unknown command '" + cmd + "' (try qmesh --help)");
     } catch (const usage_error& e) {
-        std::fprintf(stderr, "qmesh: %s\n", e.what());
+        std::fprintf(stderr, "qmesh: %s\n", one_line(e.what()).c_str());
         return 2;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "qmesh: error: %s\n", e.what());
+        std::fprintf(stderr, "qmesh: error: %s\n", one_line(e.what()).c_str());
         return 1;
     }
 }

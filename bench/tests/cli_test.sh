@@ -86,6 +86,9 @@ expect_usage_error verify --queue lamport --seed +5
 expect_usage_error verify --queue lamport --seconds " 0.2"
 expect_usage_error verify --queue lamport --seconds 0x10
 expect_usage_error verify --queue lamport --seed 1 --seed 2
+# An argument with a line break, echoed in the message, still makes one line.
+expect_usage_error run --suite floor --queues $'lam\nport' --out "$work/a.json"
+expect_usage_error $'fro\r\nbnicate'
 # Each option once: a second --cores used to add to the first, past the duplicate check.
 expect_usage_error run --suite floor --cores 0,1 --cores 1,0 --out "$work/a.json"
 expect_usage_error run --suite floor --suites mesh --out "$work/a.json"
