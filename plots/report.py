@@ -1777,9 +1777,12 @@ def write_report(inputs: list, outdir: str, known_fields: set, mutants=None) -> 
         if not exists:
             os.rename(tmp, outdir_abs)
         else:
-            for name in names:  # report.html last: it appears only once all else is in place
-                os.replace(os.path.join(tmp, name), os.path.join(outdir_abs, name))
-            os.rmdir(tmp)
+            # One file at a time: a stop signal between two moves would leave the earlier
+            # report half replaced, so the signals wait until every file is in.
+            with _signals_held():
+                for name in names:  # report.html last: it appears once all else is in place
+                    os.replace(os.path.join(tmp, name), os.path.join(outdir_abs, name))
+                os.rmdir(tmp)
     except BaseException:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

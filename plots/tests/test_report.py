@@ -278,6 +278,47 @@ class ReportTest(unittest.TestCase):
                 self.assertNotIn("Traceback", err)
                 self.assertEqual(os.listdir(parent), [], "half a report left behind")
 
+    def test_interrupt_while_moving_into_an_existing_report_keeps_it_whole(self):
+        # Into an existing DIR the files are moved one by one (os.replace). A stop signal
+        # landing between two moves must not leave the earlier report half replaced: its
+        # summary.md showing some of the new run's PNGs beside its own tables.
+        # Same file name, so the same PNG names; every figure differs (floor, lamport, host).
+        os.makedirs(self.path("old"))
+        os.makedirs(self.path("new"))
+        old_src = fixtures.write(fixtures.make_result(), self.path("old", "run.json"))
+        new_src = fixtures.write(fixtures.make_result(
+            scale={"floor/0-1": 2.0, "floor/1-0": 2.0, "pingpong/lamport/0-1": 3.0},
+            host_name="otherhost"), self.path("new", "run.json"))
+        out = self.path("out")
+        status, _, stderr = run_in_process(old_src, "-o", out)
+        self.assertEqual(status, 0, stderr)
+
+        def snapshot():
+            files = {}
+            for name in os.listdir(out):
+                with open(os.path.join(out, name), "rb") as f:
+                    files[name] = f.read()
+            return files
+        before = snapshot()
+        real_replace, moves = os.replace, []
+
+        def replace(src, dst, *args, **kwargs):  # SIGINT arrives as the second file moves
+            moves.append(dst)
+            if len(moves) == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+            return real_replace(src, dst, *args, **kwargs)
+
+        with mock.patch("os.replace", replace):
+            status, _, stderr = run_in_process(new_src, "-o", out)
+        self.assertGreaterEqual(len(moves), 2)
+        after = snapshot()
+        self.assertEqual(sorted(after), sorted(before), "files added or removed")
+        changed = sorted(n for n in before if after[n] != before[n])
+        # All of the earlier report, or (the signal held until the move was done) all of
+        # the new one; never a mixture.
+        self.assertIn(changed, ([], sorted(before)), f"status {status}: half replaced")
+        self.assertFalse([n for n in os.listdir(out) if n.startswith(".")], "temp left")
+
     def test_input_name_not_utf8(self):
         # Linux file names are bytes; Python hands undecodable ones over as surrogates,
         # which the UTF-8 report files cannot hold as such.
