@@ -1,4 +1,5 @@
 // Runtime properties of futures, promises and continuations on one core.
+#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "qmesh/runtime/combinators.hpp"
 #include "qmesh/runtime/future.hpp"
+#include "qmesh/runtime/smp.hpp"
 #include "test_support.hpp"
 
 namespace qmesh::test {
@@ -443,6 +445,127 @@ TEST(combinators, do_with_keeps_a_coroutine_lambda_alive_until_done) {
     EXPECT_EQ(f.get(), 42);
     EXPECT_TRUE(g_alive_at_resume) << "the closure died while its coroutine was suspended";
     EXPECT_FALSE(g_closure_alive) << "the closure outlived the future";
+}
+
+}  // namespace
+}  // namespace qmesh::test
+
+// Moves of T (and of a continuation) that throw, in the places the runtime
+// moves them on its own: each must fail the chain, leak nothing, and count
+// nothing as unobserved.
+namespace qmesh::test {
+namespace {
+
+using rt::future;
+using rt::make_ready_future;
+using rt::promise;
+
+// The fuse-th move or copy from now on throws (fuse < 0: none does).
+struct fuse {
+    static inline int left = -1;
+    static void tick() {
+        if (left >= 0 && left-- == 0) throw std::runtime_error("move");
+    }
+};
+struct fragile {
+    explicit fragile(int x) : v(x) {}
+    fragile(fragile&& o) : v(o.v) { fuse::tick(); }
+    fragile& operator=(fragile&&) = default;
+    int v;
+};
+struct fragile_fn {
+    fragile_fn() = default;
+    fragile_fn(const fragile_fn&) { fuse::tick(); }
+    fragile_fn(fragile_fn&&) { fuse::tick(); }
+    int operator()(const std::shared_ptr<int>& v) const { return *v; }
+};
+
+// then() on a ready future moved the value out of the state before calling
+// f, outside futurize_apply's try: the move's exception escaped then() and
+// the state was never released.
+TEST(future_throwing_moves, a_ready_value_that_throws_when_moved_fails_the_chain) {
+    auto f = make_ready_future<fragile>(fragile{1});
+    fuse::left = 0;  // the next move throws
+    future<int> g = make_ready_future<int>(0);
+    EXPECT_NO_THROW(g = std::move(f).then([](fragile v) { return v.v; }));
+    fuse::left = -1;
+    ASSERT_TRUE(g.failed());
+    EXPECT_THROW(g.get(), std::runtime_error);
+    // make_ready_future's own move (into the state) throwing frees the state
+    // (LSan checks this one).
+    fuse::left = 0;
+    EXPECT_THROW((void)make_ready_future<fragile>(fragile{2}), std::runtime_error);
+    fuse::left = -1;
+}
+
+// forward_to (noexcept) moved the value into the promise unguarded: a
+// continuation returning a pending future<T> whose T throws when moved ended
+// the program.
+TEST(future_throwing_moves, a_forwarded_value_that_throws_when_moved_fails_the_promise) {
+    EXPECT_EXIT(
+        {
+            promise<fragile> p;
+            promise<fragile> q;
+            auto g = p.get_future().then([&](fragile&&) { return q.get_future(); });
+            p.set_value(fragile{1});
+            rt::run_tasks();  // the continuation returns q's pending future
+            q.set_value(fragile{2});
+            fuse::left = 0;
+            rt::run_tasks();  // forwards q's value into then()'s promise
+            fuse::left = -1;
+            const bool ok = g.failed();
+            if (ok) (void)g.get_exception();
+            std::_Exit(ok ? 0 : 3);  // _Exit: LSan's exit check is the parent's business
+        },
+        ::testing::ExitedWithCode(0), "");
+}
+
+// async_work_item::complete() (noexcept) moved the result into the
+// future's state unguarded.
+TEST(future_throwing_moves, a_request_result_that_throws_when_moved_fails_the_future) {
+    EXPECT_EXIT(
+        {
+            auto fn = [] { return fragile{7}; };
+            auto* item = new rt::detail::async_work_item<decltype(fn)>(fn);
+            auto f = item->get_future();
+            (void)item->process();  // stores the result in place, no move
+            fuse::left = 0;
+            item->complete();
+            fuse::left = -1;
+            const bool ok = f.failed();
+            if (ok) (void)f.get_exception();
+            std::_Exit(ok ? 0 : 3);
+        },
+        ::testing::ExitedWithCode(0), "");
+}
+
+// A continuation whose move or copy throws while then() builds its task:
+// attach() had already taken the future's reference (the state leaked, and
+// the value in it), and the promise that died with the half-built task broke
+// then()'s future, which was then counted as an unobserved failure.
+TEST(future_throwing_moves, a_continuation_that_cannot_be_attached_leaks_and_counts_nothing) {
+    int threw = 0;
+    for (int n = 0; n < 4; ++n) {
+        const auto before = rt::unhandled_failures();
+        auto payload = std::make_shared<int>(1);
+        std::weak_ptr<int> watch = payload;
+        {
+            promise<std::shared_ptr<int>> p;
+            auto f = p.get_future();
+            fuse::left = n;
+            try {
+                (void)std::move(f).then(fragile_fn{});
+            } catch (const std::runtime_error&) {
+                ++threw;
+            }
+            fuse::left = -1;
+            p.set_value(std::move(payload));
+            rt::run_tasks();
+        }
+        EXPECT_TRUE(watch.expired()) << "the state leaked (move " << n << " threw)";
+        EXPECT_EQ(rt::unhandled_failures(), before) << "move " << n;
+    }
+    EXPECT_GE(threw, 2);  // the capture into the lambda, and the move into the task
 }
 
 }  // namespace

@@ -348,17 +348,26 @@ public:
         using U = typename Fut::value_type;
         if (available()) {
             if (failed()) return make_exception_future<U>(get_exception());
-            return futurize_apply<T>(f, take_value());
+            // f takes the value straight from the state, which this holds
+            // until f returns: a move of T that throws happens inside
+            // futurize_apply, and fails the future it returns.
+            holder h{std::exchange(s_, nullptr)};
+            return futurize_apply<T>(f, std::move(*h.p->value));
         }
         promise<U> p;
         Fut r = p.get_future();
-        attach([p = std::move(p), f = std::forward<F>(f)](detail::state<T>& s) mutable {
-            if (s.st == detail::state<T>::status::failed) {
-                p.set_exception(s.take_exception());
-            } else {
-                futurize_apply<T>(f, std::move(*s.value)).forward_to(std::move(p));
-            }
-        });
+        try {
+            attach([p = std::move(p), f = std::forward<F>(f)](detail::state<T>& s) mutable {
+                if (s.st == detail::state<T>::status::failed) {
+                    p.set_exception(s.take_exception());
+                } else {
+                    futurize_apply<T>(f, std::move(*s.value)).forward_to(std::move(p));
+                }
+            });
+        } catch (...) {
+            forget_broken(r);
+            throw;
+        }
         return r;
     }
 
@@ -373,11 +382,16 @@ public:
         }
         promise<U> p;
         Fut r = p.get_future();
-        attach([p = std::move(p), f = std::forward<F>(f)](detail::state<T>& s) mutable {
-            ++s.refs;
-            future<T> self(&s);
-            futurize_invoke([&]() -> R { return std::invoke(f, std::move(self)); }).forward_to(std::move(p));
-        });
+        try {
+            attach([p = std::move(p), f = std::forward<F>(f)](detail::state<T>& s) mutable {
+                ++s.refs;
+                future<T> self(&s);
+                futurize_invoke([&]() -> R { return std::invoke(f, std::move(self)); }).forward_to(std::move(p));
+            });
+        } catch (...) {
+            forget_broken(r);
+            throw;
+        }
         return r;
     }
 
@@ -413,16 +427,13 @@ public:
     // Moves this future's eventual outcome into p.
     void forward_to(promise<T>&& p) noexcept {
         if (available()) {
-            if (failed()) p.set_exception(get_exception());
-            else if constexpr (std::is_void_v<T>) { (void)take_value(); p.set_value(); }
-            else p.set_value(std::move(take_value()));
+            holder h{std::exchange(s_, nullptr)};
+            pass_on(*h.p, p);
             return;
         }
-        attach([p = std::move(p)](detail::state<T>& s) mutable {
-            if (s.st == detail::state<T>::status::failed) p.set_exception(s.take_exception());
-            else if constexpr (std::is_void_v<T>) p.set_value();
-            else p.set_value(std::move(*s.value));
-        });
+        // Cannot throw: a continuation holding only a promise moves without
+        // throwing (its allocation failing would end the program).
+        attach([p = std::move(p)](detail::state<T>& s) mutable { pass_on(s, p); });
     }
 
     // Coroutine support: `co_await fut` inside a coroutine returning future<U>.
@@ -459,21 +470,45 @@ private:
 
     explicit future(detail::state<T>* s) noexcept : s_(s) {}
 
-    detail::stored_t<T> take_value() {
-        auto* s = std::exchange(s_, nullptr);
-        detail::stored_t<T> v = std::move(*s->value);
-        detail::release(s);
-        return v;
+    // Gives a state's reference back however the scope is left.
+    struct holder {
+        detail::state<T>* p;
+        ~holder() { detail::release(p); }
+    };
+
+    // The outcome of an available state s into p. A move of T that throws
+    // fails p with what it threw (p's state is still pending then).
+    static void pass_on(detail::state<T>& s, promise<T>& p) noexcept {
+        if (s.st == detail::state<T>::status::failed) {
+            p.set_exception(s.take_exception());
+        } else if constexpr (std::is_void_v<T>) {
+            p.set_value();
+        } else {
+            try {
+                p.set_value(std::move(*s.value));
+            } catch (...) {
+                p.set_exception(std::current_exception());
+            }
+        }
+    }
+
+    // r's promise died with a continuation that could not be attached: the
+    // caller gets the exception, so r's broken_promise is nobody's failure.
+    template <class Fut>
+    static void forget_broken(Fut& r) noexcept {
+        if (r.failed()) (void)r.get_exception();
     }
 
     // Stores f as the continuation of the pending state. The continuation
     // takes this future's reference unless keep_ref (co_await keeps the
-    // future, which reads the outcome after resuming).
+    // future, which reads the outcome after resuming). If making the task
+    // throws (allocation, or a move of f), this future keeps its reference.
     template <class F>
     void attach(F&& f, bool keep_ref = false) {
-        auto* s = keep_ref ? s_ : std::exchange(s_, nullptr);
-        if (keep_ref) ++s->refs;
+        auto* s = s_;
         s->continuation = new detail::continuation<T, std::decay_t<F>>(s, std::forward<F>(f));
+        if (keep_ref) ++s->refs;
+        else s_ = nullptr;
     }
 
     detail::state<T>* s_ = nullptr;
@@ -498,10 +533,12 @@ future<T> detail::make_future(state<T>* s) noexcept {
 
 template <class T>
 future<T> make_ready_future(detail::stored_t<T> v) {
-    auto* s = new detail::state<T>;
-    s->value.emplace(std::move(v));
-    s->st = detail::state<T>::status::value;
-    return future<T>(s);
+    // The future owns the state before the value moves in, so a move of T
+    // that throws frees it.
+    future<T> f(new detail::state<T>);
+    f.s_->value.emplace(std::move(v));
+    f.s_->st = detail::state<T>::status::value;
+    return f;
 }
 template <class T>
 future<T> make_ready_future() {

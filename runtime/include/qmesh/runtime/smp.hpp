@@ -426,7 +426,13 @@ public:
         if (ex_) {
             st_.ex = std::move(ex_);
         } else {
-            st_.value.emplace(std::move(result_));
+            // A move of the result that throws fails the future with what it
+            // threw (complete() is noexcept: it must not escape).
+            try {
+                st_.value.emplace(std::move(result_));
+            } catch (...) {
+                st_.ex = std::current_exception();
+            }
             result_.~result_type();
         }
         st_.publish();
