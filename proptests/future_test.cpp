@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -353,6 +355,35 @@ TEST(combinators, when_all_succeed_values_or_first_failure) {
     rt::run_tasks();
     EXPECT_THROW(bad.get(), std::logic_error);
     EXPECT_EQ(rt::unhandled_failures(), before);  // the second failure was observed too
+}
+
+// future<>s join in, and leave nothing in the tuple; one of them failing
+// fails the whole, after all are available, every failure observed.
+TEST(combinators, when_all_succeed_takes_void_futures_and_leaves_them_out) {
+    promise<std::string> late;
+    auto mixed = rt::when_all_succeed(make_ready_future<>(), make_ready_future<int>(2), late.get_future(),
+                                      make_ready_future<>());
+    static_assert(std::is_same_v<decltype(mixed), future<std::tuple<int, std::string>>>);
+    rt::run_tasks();
+    EXPECT_FALSE(mixed.available());  // waits for the pending one
+    late.set_value("y");
+    rt::run_tasks();
+    auto [i, s] = mixed.get();
+    EXPECT_EQ(i, 2);
+    EXPECT_EQ(s, "y");
+
+    auto none = rt::when_all_succeed(make_ready_future<>(), make_ready_future<>());
+    static_assert(std::is_same_v<decltype(none), future<std::tuple<>>>);
+    rt::run_tasks();
+    ASSERT_TRUE(none.available());
+    EXPECT_FALSE(none.failed());
+
+    const auto before = rt::unhandled_failures();
+    auto bad = rt::when_all_succeed(make_ready_future<int>(1), make_exception_future<>(std::logic_error("void")),
+                                    make_exception_future<int>(std::runtime_error("int")));
+    rt::run_tasks();
+    EXPECT_THROW(bad.get(), std::logic_error);
+    EXPECT_EQ(rt::unhandled_failures(), before);  // the int's failure was observed too
 }
 
 TEST(combinators, repeat_and_do_until_loop_without_growing_the_stack) {

@@ -29,12 +29,29 @@ future<std::vector<future<T>>> when_all(std::vector<future<T>> fs) {
     co_return std::move(fs);
 }
 
-// when_all_succeed(f1, f2, ...): the values, once all are available; fails
-// with the first (in argument order) exception if any failed, after all are
+namespace detail {
+// What one future adds to when_all_succeed's tuple: its value, or nothing
+// for a future<> (a void result has no place in a tuple).
+template <class T>
+using value_part_t = std::conditional_t<std::is_void_v<T>, std::tuple<>, std::tuple<T>>;
+template <class T>
+value_part_t<T> value_part(future<T>& f) {
+    if constexpr (std::is_void_v<T>) {
+        f.get();
+        return {};
+    } else {
+        return value_part_t<T>(f.get());
+    }
+}
+}  // namespace detail
+
+// when_all_succeed(f1, f2, ...): the values, once all are available, in a
+// tuple that leaves out the future<>s (as Seastar's does: when_all_succeed
+// of a future<> and a future<int> is a future<std::tuple<int>>); fails with
+// the first (in argument order) exception if any failed, after all are
 // available, so no failure goes unobserved.
 template <class... T>
-    requires(!std::is_void_v<T> && ...)
-future<std::tuple<T...>> when_all_succeed(future<T>... fs) {
+future<decltype(std::tuple_cat(std::declval<detail::value_part_t<T>>()...))> when_all_succeed(future<T>... fs) {
     (co_await wait_available(fs), ...);
     std::exception_ptr first;
     auto take_failure = [&first](auto& f) {
@@ -44,7 +61,7 @@ future<std::tuple<T...>> when_all_succeed(future<T>... fs) {
     };
     (take_failure(fs), ...);
     if (first) std::rethrow_exception(first);
-    co_return std::tuple<T...>(fs.get()...);
+    co_return std::tuple_cat(detail::value_part(fs)...);
 }
 
 template <class T>
