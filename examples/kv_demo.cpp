@@ -22,8 +22,10 @@
 //
 // Usage: qmesh_kv_demo [--queue NAME] [--cores N] [--keys K] [--ops M]
 //                      [--window W] [--seed S] [--inject-fault]
-// --inject-fault (for the test that shows the check can fail): client 0's
-// last put stores a value the model does not expect, so the demo exits 1.
+// --inject-fault (for the test that shows the check can fail): a put of
+// client 0 that a later get of its own reads, or that the final content
+// keeps, stores a value the model does not expect, so the demo exits 1.
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -246,7 +248,9 @@ int run_demo(const options& opt, demo& d, const std::unordered_map<std::uint64_t
     return ok ? 0 : 1;
 }
 
-[[noreturn]] void usage_error(const std::string& msg) {
+[[noreturn]] void usage_error(std::string msg) {
+    for (char& c : msg)
+        if (c == '\n' || c == '\r') c = ' ';  // an argument quoted in it keeps the message one line
     std::fprintf(stderr, "kv_demo: %s (usage: qmesh_kv_demo [--queue NAME] [--cores N] [--keys K] [--ops M] "
                          "[--window W] [--seed S] [--inject-fault])\n",
                  msg.c_str());
@@ -321,6 +325,11 @@ int main(int argc, char** argv) {
     // The workload and the sequential model, before anything runs. Client c
     // writes only keys k with k % n == c; it reads any key.
     std::unordered_map<std::uint64_t, std::string> model;
+    // --inject-fault corrupts a put of client 0 whose value the check must
+    // see: one a later get of client 0 reads, or one the model keeps to the
+    // end. (Its last put may be erased unread; then nothing would fail.)
+    std::unordered_map<std::uint64_t, std::uint64_t> last_put0;  // client 0's key -> its latest put
+    std::optional<std::uint64_t> seen_put0;                       // the latest put a get read back
     for (unsigned c = 0; c < d.n; ++c) {
         std::uint64_t s = opt.seed * 0x9e3779b97f4a7c15ULL + c;  // splitmix64 stream per client
         auto next = [&s] {
@@ -337,14 +346,17 @@ int main(int argc, char** argv) {
             else o = {roll < 85 ? op_kind::put : op_kind::erase, c + d.n * (next() % own)};
             d.ops[c].push_back(o);
             std::optional<reply> want;
-            if (o.kind == op_kind::put && c == 0 && opt.inject_fault) d.fault_at = i;
             if (o.key % d.n == c) {  // its own key: the model knows the reply
                 auto it = model.find(o.key);
                 const bool found = it != model.end();
                 switch (o.kind) {
-                    case op_kind::get: want = reply{found, found ? it->second : std::string{}}; break;
+                    case op_kind::get:
+                        want = reply{found, found ? it->second : std::string{}};
+                        if (c == 0 && found) seen_put0 = std::max(seen_put0.value_or(0), last_put0.at(o.key));
+                        break;
                     case op_kind::put:
                         want = reply{found, {}};
+                        if (c == 0) last_put0[o.key] = i;
                         d.ever_put[o.key].insert(model[o.key] = value_for(o.key, c, i));
                         break;
                     case op_kind::erase:
@@ -355,6 +367,14 @@ int main(int argc, char** argv) {
             }
             d.expected[c].push_back(std::move(want));
         }
+    }
+
+    if (opt.inject_fault) {
+        std::optional<std::uint64_t> at = seen_put0;
+        for (const auto& [key, i] : last_put0)
+            if (model.count(key) != 0) at = std::max(at.value_or(0), i);
+        if (!at) usage_error("--inject-fault: client 0 has no put that is read back or kept to the end; give more --ops");
+        d.fault_at = *at;
     }
 
     int rc = 2;

@@ -13,9 +13,12 @@
 // continuation and runs it when the bytes arrive). Each id is looked up on the
 // core that owns it, in that core's own store; the result comes back to core
 // 0 and is written out. The example checks every answer and prints how many
-// reads took each path.
+// reads took each path, and how many were split (their 4 bytes came in more
+// than one delivery, so read_exactly() assembled them).
 //
 // Usage: qmesh_seed_example [REQUESTS] [SEED]
+#include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
@@ -52,6 +55,7 @@ public:
     }
     void deliver(const std::string& bytes) {
         buffered_ += bytes;
+        if (!bytes.empty()) ends_.push_back(delivered_ += bytes.size());
         if (waiting_ && buffered_.size() >= waiting_n_) {
             auto p = std::move(*waiting_);
             waiting_.reset();
@@ -62,27 +66,68 @@ public:
 
     std::vector<std::string> written;
     std::uint64_t ready_reads = 0, deferred_reads = 0;
+    std::uint64_t split_reads = 0;  // reads whose bytes came in more than one delivery
 
 private:
     std::string take(std::size_t n) {
+        // A delivery that ended strictly inside (taken_, taken_ + n): split.
+        const std::uint64_t end = taken_ + n;
+        bool split = false;
+        while (!ends_.empty() && ends_.front() <= end) {
+            split |= ends_.front() < end && ends_.front() > taken_;
+            ends_.pop_front();
+        }
+        split_reads += split ? 1 : 0;
+        taken_ = end;
         std::string r = buffered_.substr(0, n);
         buffered_.erase(0, n);
         return r;
     }
     std::string buffered_;
+    std::deque<std::uint64_t> ends_;  // stream offset where each nonempty delivery ended
+    std::uint64_t delivered_ = 0, taken_ = 0;
     std::optional<rt::promise<std::string>> waiting_;
     std::size_t waiting_n_ = 0;
 };
 
 static std::string value_of(std::uint32_t id) { return "value-" + std::to_string(id); }
 
+// A decimal argument from lo to hi, or one line on stderr and exit status 2.
+static unsigned long long number(const char* what, const char* s, unsigned long long lo, unsigned long long hi) {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long v = std::strtoull(s, &end, 10);
+    if (*s < '0' || *s > '9' || *end != '\0' || errno == ERANGE || v < lo || v > hi) {
+        std::string arg = s;
+        for (char& c : arg)
+            if (c == '\n' || c == '\r') c = ' ';  // the message stays one line
+        std::fprintf(stderr, "seed_lookup: %s must be a number from %llu to %llu, not '%s' (usage: qmesh_seed_example [REQUESTS] [SEED])\n",
+                     what, lo, hi, arg.c_str());
+        std::exit(2);
+    }
+    return v;
+}
+
 int main(int argc, char** argv) {
-    const int requests = argc > 1 ? std::atoi(argv[1]) : 10000;
-    const unsigned seed = argc > 2 ? static_cast<unsigned>(std::atoi(argv[2])) : 42;
-    if (requests <= 0) {
-        std::fprintf(stderr, "seed_lookup: REQUESTS must be a positive number\n");
+    if (argc > 1 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+        std::printf("usage: qmesh_seed_example [REQUESTS] [SEED]\n  defaults: 10000 requests, seed 42\n");
+        return 0;
+    }
+    if (argc > 3) {
+        std::fprintf(stderr, "seed_lookup: too many arguments (usage: qmesh_seed_example [REQUESTS] [SEED])\n");
         return 2;
     }
+    for (int i = 1; i < argc; ++i)
+        if (argv[i][0] == '-' && !(argv[i][1] >= '0' && argv[i][1] <= '9')) {
+            std::string arg = argv[i];
+            for (char& c : arg)
+                if (c == '\n' || c == '\r') c = ' ';  // the message stays one line
+            std::fprintf(stderr, "seed_lookup: unknown option '%s' (usage: qmesh_seed_example [REQUESTS] [SEED])\n",
+                         arg.c_str());
+            return 2;
+        }
+    const int requests = argc > 1 ? static_cast<int>(number("REQUESTS", argv[1], 1, 10000000)) : 10000;
+    const unsigned seed = argc > 2 ? static_cast<unsigned>(number("SEED", argv[2], 0, UINT32_MAX)) : 42;
     const auto& avail = rt::topology::instance().available();
     rt::smp_config cfg;
     cfg.cores = avail;
@@ -142,14 +187,18 @@ int main(int argc, char** argv) {
         if (i >= conn.written.size() || conn.written[i] != value_of(ids[i])) ++wrong;
     const auto t = mesh.totals();
     std::printf("seed_lookup: %d requests over %u cores: %llu reads ready at once (inline then), %llu deferred; "
-                "%llu submit_to crossed the mesh; %d wrong answers\n",
+                "%llu split across deliveries; %llu submit_to crossed the mesh; %d wrong answers\n",
                 requests, n, static_cast<unsigned long long>(conn.ready_reads),
-                static_cast<unsigned long long>(conn.deferred_reads), static_cast<unsigned long long>(t.completed),
-                wrong);
+                static_cast<unsigned long long>(conn.deferred_reads), static_cast<unsigned long long>(conn.split_reads),
+                static_cast<unsigned long long>(t.completed), wrong);
     if (wrong != 0 || conn.written.size() != ids.size()) return 1;
     if (conn.ready_reads == 0 || conn.deferred_reads == 0) {
         std::fprintf(stderr, "seed_lookup: every read took the %s path; use more REQUESTS (or another SEED) to exercise both\n",
                      conn.ready_reads == 0 ? "deferred" : "ready");
+        return 1;
+    }
+    if (conn.split_reads == 0) {
+        std::fprintf(stderr, "seed_lookup: no read was split across deliveries; use more REQUESTS (or another SEED)\n");
         return 1;
     }
     return 0;
