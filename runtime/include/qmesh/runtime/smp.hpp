@@ -99,6 +99,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -520,6 +521,17 @@ public:
         if (n_ == 0) throw std::invalid_argument("smp: no cores given");
         if (n_ > 64 * detail::bell_max_words)
             throw std::invalid_argument("smp: at most " + std::to_string(64 * detail::bell_max_words) + " cores");
+        if (cfg_.pin)
+            for (unsigned c : cfg_.cores)
+                if (!topology::instance().is_available(c))
+                    throw std::invalid_argument("smp: cores: core " + std::to_string(c) +
+                                                " is not available to this process");
+        // Checked before max_inflight is clamped to it: a capacity of 0 would
+        // make the window 0 past the max_inflight check. The bound keeps every
+        // size derived from it (groups * max_inflight, an inbox's
+        // 2 * capacity * (n - 1)) from wrapping, and fits the 32-bit counts.
+        if (cfg_.queue_capacity == 0 || cfg_.queue_capacity > max_capacity)
+            throw std::invalid_argument("smp: queue_capacity must be between 1 and " + std::to_string(max_capacity));
         if (cfg_.max_inflight == 0) throw std::invalid_argument("smp: max_inflight must be at least 1");
         if (cfg_.max_inflight > cfg_.queue_capacity) cfg_.max_inflight = cfg_.queue_capacity;
         if (cfg_.groups == 0 || cfg_.groups > max_groups)
@@ -549,6 +561,14 @@ public:
     auto run(F&& fn) {
         using Fut = futurize_t<std::invoke_result_t<F&>>;
         using R = typename Fut::value_type;
+        // One run at a time: a second launch (from run()'s own function, or
+        // another thread) would rebuild the state live reactors are using.
+        if (running_.exchange(true, std::memory_order_acq_rel))
+            throw std::logic_error("qmesh: smp::run called while the mesh is already running");
+        struct run_guard {
+            std::atomic<bool>& r;
+            ~run_guard() { r.store(false, std::memory_order_release); }
+        } guard{running_};
         std::optional<detail::stored_t<R>> result;
         std::exception_ptr ex;
         std::function<void()> start = [&, f = std::forward<F>(fn)]() mutable {
@@ -567,7 +587,18 @@ public:
                 poke_all(state(static_cast<unsigned>(this_core())));
             });
         };
-        launch(start);
+        try {
+            launch(start);
+        } catch (const smp_deadlock& stuck) {
+            // The function failed, then the mesh could not drain: both are
+            // news; the function's failure rides nested in the deadlock.
+            if (!ex) throw;
+            try {
+                std::rethrow_exception(ex);
+            } catch (...) {
+                std::throw_with_nested(stuck);
+            }
+        }
         if (ex) std::rethrow_exception(ex);
         if constexpr (!std::is_void_v<R>) return std::move(*result);
     }
@@ -587,9 +618,10 @@ public:
         if (core >= n_) return make_exception_future<typename Fut::value_type>(std::out_of_range("submit_to: no such core"));
         if (g.id >= cfg_.groups)
             return make_exception_future<typename Fut::value_type>(std::out_of_range("submit_to: no such submit group"));
-        if (static_cast<unsigned>(me) == core) return futurize_invoke(fn);  // local short-cut
         core_state& cs = state(static_cast<unsigned>(me));
+        // Refused once the stop is seen, the local short-cut included.
         if (cs.stopping_seen) return make_exception_future<typename Fut::value_type>(smp_stopping{});
+        if (static_cast<unsigned>(me) == core) return futurize_invoke(fn);  // local short-cut
         auto* item = new detail::async_work_item<std::decay_t<F>>(std::forward<F>(fn));
         item->from = static_cast<std::uint16_t>(me);
         item->to = static_cast<std::uint16_t>(core);
@@ -784,6 +816,7 @@ private:
     };
     static constexpr std::uint8_t req_dirty = 1, rep_dirty = 2;
     static constexpr unsigned max_groups = 256;
+    static constexpr std::size_t max_capacity = std::numeric_limits<std::uint32_t>::max();
     static constexpr std::size_t prefetch_batch = 16;  // items popped before any is touched
 
     std::size_t idx(unsigned from, unsigned to) const noexcept { return static_cast<std::size_t>(from) * n_ + to; }
@@ -1368,8 +1401,19 @@ private:
         start_failed_.store(false, std::memory_order_relaxed);
         std::vector<std::thread> threads;
         threads.reserve(n_);
-        for (unsigned i = 0; i < n_; ++i)
-            threads.emplace_back([this, i, &start] { reactor_main(i, i == 0 ? &start : nullptr); });
+        for (unsigned i = 0; i < n_; ++i) {
+            try {
+                threads.emplace_back([this, i, &start] { reactor_main(i, i == 0 ? &start : nullptr); });
+            } catch (const std::exception& e) {
+                // The reactors started wait at the barrier for all n: let
+                // them through to see the failed start and return, so that
+                // every thread started is joined (never std::terminate).
+                if (!start_failed_.exchange(true, std::memory_order_acq_rel))
+                    error_ = "qmesh: cannot start reactor " + std::to_string(i) + ": " + e.what();
+                ready_.fetch_add(n_ - i, std::memory_order_acq_rel);
+                break;
+            }
+        }
         for (auto& t : threads) t.join();
         // Joined: every core's counters are visible here.
         latency_ = histogram{};
@@ -1442,6 +1486,7 @@ private:
     alignas(cache_line_bytes) std::atomic<unsigned> quiesced_{0};
     std::atomic<unsigned> ready_{0};
     std::atomic<bool> start_failed_{false};
+    std::atomic<bool> running_{false};
     std::string error_;
 };
 
