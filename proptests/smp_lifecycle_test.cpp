@@ -8,6 +8,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -18,6 +19,7 @@
 #include "qmesh/queues/ff_ring.hpp"
 #include "qmesh/queues/inbox_ring.hpp"
 #include "qmesh/queues/lamport_ring.hpp"
+#include "qmesh/runtime/combinators.hpp"
 #include "qmesh/runtime/smp.hpp"
 #include "qmesh/runtime/topology.hpp"
 
@@ -133,6 +135,39 @@ TEST(smp_lifecycle, run_within_run_is_a_clear_error) {
     EXPECT_EQ(mesh.run([&] { return mesh.submit_to(1, [] { return 7; }); }), 7);
     EXPECT_EQ(mesh.run([&] { return mesh.submit_to(1, [] { return 8; }); }), 8);
     EXPECT_EQ(mesh.counters(0, 1).sent, 1u);
+}
+
+// submit_to from a reactor of another, running mesh: refused
+// (std::logic_error), as from a thread on no mesh. Before, only "on some
+// mesh" was checked, and b's core 0 state was used from a's thread while
+// b's own reactor 0 used it.
+TEST(smp_lifecycle, submit_to_from_another_meshs_reactor_is_refused) {
+    rt::smp<lamport_kind> a(small_mesh(2));
+    rt::smp<lamport_kind> b(small_mesh(2));
+    EXPECT_THROW(b.submit_to(1, [] {}), std::logic_error);  // from no mesh
+    std::atomic<bool> b_running{false}, release{false};
+    std::thread t([&] {
+        b.run([&] {
+            b_running.store(true);
+            return rt::repeat([&] {
+                std::this_thread::yield();
+                return release.load() ? rt::stop_iteration::yes : rt::stop_iteration::no;
+            });
+        });
+    });
+    while (!b_running.load()) std::this_thread::yield();
+    bool refused = false;
+    a.run([&] {
+        try {
+            (void)b.submit_to(1, [] {});
+        } catch (const std::logic_error& e) {
+            refused = std::string(e.what()).find("off the mesh's reactors") != std::string::npos;
+        }
+    });
+    release.store(true);
+    t.join();
+    EXPECT_TRUE(refused);
+    EXPECT_EQ(b.counters(0, 1).sent, 0u);
 }
 
 // A reactor thread that cannot be started (here: no address space left for

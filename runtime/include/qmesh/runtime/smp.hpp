@@ -613,8 +613,11 @@ public:
     template <class F>
     auto submit_to(unsigned core, submit_group g, F&& fn) -> futurize_t<std::invoke_result_t<std::decay_t<F>&>> {
         using Fut = futurize_t<std::invoke_result_t<std::decay_t<F>&>>;
+        // Only this mesh's reactors: another mesh's would use this one's
+        // state from a thread that is not its owner.
+        if (detail::tl_hooks.ctx != this || cores_ == nullptr)
+            throw std::logic_error("qmesh: submit_to called off the mesh's reactors");
         const int me = this_core();
-        if (me < 0 || cores_ == nullptr) throw std::logic_error("qmesh: submit_to called off the mesh's reactors");
         if (core >= n_) return make_exception_future<typename Fut::value_type>(std::out_of_range("submit_to: no such core"));
         if (g.id >= cfg_.groups)
             return make_exception_future<typename Fut::value_type>(std::out_of_range("submit_to: no such submit group"));
