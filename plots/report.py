@@ -1775,11 +1775,14 @@ def write_report(inputs: list, outdir: str, known_fields: set, mutants=None) -> 
             f.write(render_html(sections, tmp))
         names += ["summary.md", "report.html"]
         if not exists:
-            os.rename(tmp, outdir_abs)
+            with _signals_held():
+                _raise_if_stopped()
+                os.rename(tmp, outdir_abs)
         else:
             # One file at a time: a stop signal between two moves would leave the earlier
             # report half replaced, so the signals wait until every file is in.
             with _signals_held():
+                _raise_if_stopped()
                 for name in names:  # report.html last: it appears once all else is in place
                     os.replace(os.path.join(tmp, name), os.path.join(outdir_abs, name))
                 os.rmdir(tmp)
@@ -1809,8 +1812,31 @@ def _unwritable(outdir: str) -> Optional[str]:
     return None if os.access(d, os.W_OK | os.X_OK) else d
 
 
+# The first stop signal of the run, kept besides raising: a handler's exception that lands
+# inside a finalizer or a callback is printed and dropped ("Exception ignored in ..."), and
+# the run would go on to publish its report and exit 0; write_report() checks this before
+# it moves anything into place.
+_stop_seen: Optional[int] = None
+
+
 def _on_stop_signal(signum, frame):
+    global _stop_seen
+    _stop_seen = _stop_seen or signum
     raise Interrupted(signum)
+
+
+def _on_sigint(signum, frame):
+    global _stop_seen
+    _stop_seen = _stop_seen or signum
+    raise KeyboardInterrupt
+
+
+def _raise_if_stopped() -> None:
+    """A stop signal whose exception was dropped still stops the run here."""
+    if _stop_seen == signal.SIGINT:
+        raise KeyboardInterrupt
+    if _stop_seen is not None:
+        raise Interrupted(_stop_seen)
 
 
 @contextlib.contextmanager
@@ -1818,12 +1844,16 @@ def _stop_signals_raise():
     """SIGTERM and SIGHUP (where not ignored) raise Interrupted in the block, as SIGINT raises
     KeyboardInterrupt: a run stopped by kill or a closed terminal then removes what it had
     written, instead of dying with its temporary directory left behind."""
+    global _stop_seen
+    _stop_seen = None
     installed = {}
     for sig in _STOP_SIGNALS:
-        if sig == signal.SIGINT:
-            continue  # Python's own handler raises KeyboardInterrupt
         try:
-            if signal.getsignal(sig) == signal.SIG_DFL:
+            if sig == signal.SIGINT:
+                # Python's own handler raises KeyboardInterrupt; ours also notes it.
+                if signal.getsignal(sig) is signal.default_int_handler:
+                    installed[sig] = signal.signal(sig, _on_sigint)
+            elif signal.getsignal(sig) == signal.SIG_DFL:
                 installed[sig] = signal.signal(sig, _on_stop_signal)
         except ValueError:  # not the main thread: signals stay as they are
             break

@@ -278,6 +278,29 @@ class ReportTest(unittest.TestCase):
                 self.assertNotIn("Traceback", err)
                 self.assertEqual(os.listdir(parent), [], "half a report left behind")
 
+    def test_stop_signal_whose_exception_is_dropped_still_stops_the_run(self):
+        # A handler's exception raised inside a finalizer is printed and dropped by Python
+        # ("Exception ignored in ..."): the run went on, published its report and exited 0
+        # (seen once in CI: SIGHUP, status 0). The signal must still stop it.
+        src = fixtures.write(fixtures.make_result(), self.path("run.json"))
+        real_build = report.build_section
+
+        class Kills:
+            def __del__(self):  # the handler runs here, and its exception goes nowhere
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        def build(*args, **kwargs):
+            Kills()
+            return real_build(*args, **kwargs)
+
+        out = self.path("out")
+        with mock.patch.object(report, "build_section", build):
+            status, _, err = run_in_process(src, "-o", out)
+        self.assertEqual(status, 128 + signal.SIGTERM, err)
+        self.assertFalse(os.path.lexists(out), "the report was published")
+        self.assertEqual([n for n in os.listdir(self.tmp.name) if n != "run.json"], [],
+                         "its temporary directory was left")
+
     def test_interrupt_while_moving_into_an_existing_report_keeps_it_whole(self):
         # Into an existing DIR the files are moved one by one (os.replace). A stop signal
         # landing between two moves must not leave the earlier report half replaced: its
