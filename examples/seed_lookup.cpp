@@ -92,17 +92,21 @@ private:
 
 static std::string value_of(std::uint32_t id) { return "value-" + std::to_string(id); }
 
+// An argument quoted in a message, which stays one line.
+static std::string one_line(std::string s) {
+    for (char& c : s)
+        if (c == '\n' || c == '\r') c = ' ';
+    return s;
+}
+
 // A decimal argument from lo to hi, or one line on stderr and exit status 2.
 static unsigned long long number(const char* what, const char* s, unsigned long long lo, unsigned long long hi) {
     char* end = nullptr;
     errno = 0;
     const unsigned long long v = std::strtoull(s, &end, 10);
     if (*s < '0' || *s > '9' || *end != '\0' || errno == ERANGE || v < lo || v > hi) {
-        std::string arg = s;
-        for (char& c : arg)
-            if (c == '\n' || c == '\r') c = ' ';  // the message stays one line
         std::fprintf(stderr, "seed_lookup: %s must be a number from %llu to %llu, not '%s' (usage: qmesh_seed_example [REQUESTS] [SEED])\n",
-                     what, lo, hi, arg.c_str());
+                     what, lo, hi, one_line(s).c_str());
         std::exit(2);
     }
     return v;
@@ -119,11 +123,8 @@ int main(int argc, char** argv) {
     }
     for (int i = 1; i < argc; ++i)
         if (argv[i][0] == '-' && !(argv[i][1] >= '0' && argv[i][1] <= '9')) {
-            std::string arg = argv[i];
-            for (char& c : arg)
-                if (c == '\n' || c == '\r') c = ' ';  // the message stays one line
             std::fprintf(stderr, "seed_lookup: unknown option '%s' (usage: qmesh_seed_example [REQUESTS] [SEED])\n",
-                         arg.c_str());
+                         one_line(argv[i]).c_str());
             return 2;
         }
     const int requests = argc > 1 ? static_cast<int>(number("REQUESTS", argv[1], 1, 10000000)) : 10000;
