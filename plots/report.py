@@ -1819,24 +1819,21 @@ def _unwritable(outdir: str) -> Optional[str]:
 _stop_seen: Optional[int] = None
 
 
+def _stop_exception(signum: int) -> BaseException:
+    """What a stop signal raises: KeyboardInterrupt for SIGINT, as Python's own handler."""
+    return KeyboardInterrupt() if signum == signal.SIGINT else Interrupted(signum)
+
+
 def _on_stop_signal(signum, frame):
     global _stop_seen
     _stop_seen = _stop_seen or signum
-    raise Interrupted(signum)
-
-
-def _on_sigint(signum, frame):
-    global _stop_seen
-    _stop_seen = _stop_seen or signum
-    raise KeyboardInterrupt
+    raise _stop_exception(signum)
 
 
 def _raise_if_stopped() -> None:
     """A stop signal whose exception was dropped still stops the run here."""
-    if _stop_seen == signal.SIGINT:
-        raise KeyboardInterrupt
     if _stop_seen is not None:
-        raise Interrupted(_stop_seen)
+        raise _stop_exception(_stop_seen)
 
 
 @contextlib.contextmanager
@@ -1852,7 +1849,7 @@ def _stop_signals_raise():
             if sig == signal.SIGINT:
                 # Python's own handler raises KeyboardInterrupt; ours also notes it.
                 if signal.getsignal(sig) is signal.default_int_handler:
-                    installed[sig] = signal.signal(sig, _on_sigint)
+                    installed[sig] = signal.signal(sig, _on_stop_signal)
             elif signal.getsignal(sig) == signal.SIG_DFL:
                 installed[sig] = signal.signal(sig, _on_stop_signal)
         except ValueError:  # not the main thread: signals stay as they are

@@ -356,6 +356,8 @@ public:
         }
         promise<U> p;
         Fut r = p.get_future();
+        // The try covers building the continuation too (a move of f that
+        // throws), not only attach: so it stays here, around both.
         try {
             attach([p = std::move(p), f = std::forward<F>(f)](detail::state<T>& s) mutable {
                 if (s.st == detail::state<T>::status::failed) {
@@ -382,7 +384,7 @@ public:
         }
         promise<U> p;
         Fut r = p.get_future();
-        try {
+        try {  // around building the continuation too: see then()
             attach([p = std::move(p), f = std::forward<F>(f)](detail::state<T>& s) mutable {
                 ++s.refs;
                 future<T> self(&s);
