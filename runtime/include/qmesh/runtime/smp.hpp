@@ -800,7 +800,12 @@ private:
         std::vector<unsigned> dirty;                  // peers with a flag set
         std::vector<std::uint64_t> pending;           // doorbell bits seen, sources not drained yet
         std::uint32_t pending_words = 0;              // bit w: pending[w] != 0 (so an idle turn reads no word)
-        detail::item_list pending_replies;            // replies whose return queue was full
+        // Replies whose return queue was full, per origin, FIFO; and the
+        // origins that have one (reserved for N: a push never allocates).
+        // Per origin so that one full return queue holds up only the
+        // replies to its own core.
+        std::vector<detail::item_list> held;
+        std::vector<unsigned> held_from;
         std::vector<pair_counters> out;               // per target: sent, completed, full_stalls
         std::vector<pair_counters> in;                // per source: received, empty_polls, batches
         core_counters counters;
@@ -943,12 +948,16 @@ private:
     // On the target: the reply travels back on the origin's return queue.
     void push_reply(core_state& cs, work_item* item) noexcept {
         const unsigned from = item->from, to = item->to;  // once pushed, the item is the origin's
-        if (!cs.pending_replies.empty() || !rep(from, to).try_push(std::move(item))) {
-            cs.pending_replies.push_back(item);
+        // Behind replies already held for this origin, it waits its turn.
+        // (held_from.empty(): the common case reads no per-origin list.)
+        if ((cs.held_from.empty() || cs.held[from].empty()) && rep(from, to).try_push(std::move(item))) {
+            ++cs.pushed;
+            mark_dirty(cs, from, rep_dirty);
             return;
         }
-        ++cs.pushed;
-        mark_dirty(cs, from, rep_dirty);
+        detail::item_list& held = cs.held[from];
+        if (held.empty()) cs.held_from.push_back(from);  // reserved for N: no allocation
+        held.push_back(item);
     }
     static void respond_cb(void* ctx, work_item* item) noexcept {
         auto* self = static_cast<smp*>(ctx);
@@ -1094,19 +1103,26 @@ private:
         return found;
     }
 
-    // Replies that did not fit earlier, in order.
+    // Replies that did not fit earlier, in order per origin; an origin
+    // whose return queue is still full keeps its place in held_from.
     void retry_replies(core_state& cs, unsigned me) noexcept {
-        while (!cs.pending_replies.empty()) {
-            work_item* item = cs.pending_replies.head;
-            const unsigned from = item->from;
-            cs.pending_replies.pop_front();  // before the push: then the item is the origin's
-            if (!rep(from, me).try_push(std::move(item))) {
-                cs.pending_replies.push_front(item);
-                return;
+        if (cs.held_from.empty()) return;
+        std::size_t keep = 0;
+        for (const unsigned from : cs.held_from) {
+            detail::item_list& held = cs.held[from];
+            while (!held.empty()) {
+                work_item* item = held.head;
+                held.pop_front();  // before the push: then the item is the origin's
+                if (!rep(from, me).try_push(std::move(item))) {
+                    held.push_front(item);
+                    break;
+                }
+                ++cs.pushed;
+                mark_dirty(cs, from, rep_dirty);
             }
-            ++cs.pushed;
-            mark_dirty(cs, from, rep_dirty);
+            if (!held.empty()) cs.held_from[keep++] = from;
         }
+        cs.held_from.resize(keep);
     }
 
     // Publishes what this core pushed (staging queues) and rings the
@@ -1144,7 +1160,7 @@ private:
     }
 
     bool nothing_pending(const core_state& cs) const noexcept {
-        if (!cs.pending_replies.empty() || !cs.dirty.empty() || !local_tasks().empty()) return false;
+        if (!cs.held_from.empty() || !cs.dirty.empty() || !local_tasks().empty()) return false;
         return cs.total_waiting == 0 && cs.pending_words == 0;
     }
 
@@ -1245,17 +1261,21 @@ private:
         }
         if (more != 0) held += "; and " + std::to_string(more) + " more pairs";
         // Replies a return queue would not take (a queue that keeps its
-        // slots). They wait in one list, in order, so the first one's return
-        // queue is the one that holds up the rest: named.
-        for (unsigned a = 0; a < n_; ++a) {
-            const detail::item_list& pending = (*cores_)[a].pending_replies;
-            if (pending.empty()) continue;
-            const std::size_t n = pending.size();
-            held += (held.empty() ? "" : "; ") + ("core " + std::to_string(a)) + " holds back " +
-                    std::to_string(n) + (n == 1 ? " reply" : " replies, the first") + " for core " +
-                    std::to_string(pending.head->from) + " (return queue " + std::to_string(a) + "->" +
-                    std::to_string(pending.head->from) + " full)";
-        }
+        // slots), per core and origin: each names the queue that holds it.
+        std::size_t held_listed = 0, held_more = 0;
+        for (unsigned a = 0; a < n_; ++a)
+            for (const unsigned o : (*cores_)[a].held_from) {
+                if (held_listed == 8) {
+                    ++held_more;
+                    continue;
+                }
+                ++held_listed;
+                const std::size_t k = (*cores_)[a].held[o].size();
+                held += (held.empty() ? "" : "; ") + ("core " + std::to_string(a)) + " holds back " +
+                        std::to_string(k) + (k == 1 ? " reply" : " replies") + " for core " + std::to_string(o) +
+                        " (return queue " + std::to_string(a) + "->" + std::to_string(o) + " full)";
+            }
+        if (held_more != 0) held += "; and " + std::to_string(held_more) + " more held-back reply queues";
         std::string what = "qmesh: deadlock: every reactor is idle and no message is on its way, ";
         what += stopping_.load(std::memory_order_relaxed) ? "but some requests can never complete"
                                                           : "yet run()'s function has not finished";
@@ -1386,6 +1406,8 @@ private:
         cs.unflushed.assign(n_, 0);
         cs.dirty_flags.assign(n_, 0);
         cs.dirty.reserve(n_);
+        cs.held.resize(n_);
+        cs.held_from.reserve(n_);
         cs.pending.assign(words_, 0);
         cs.out.assign(n_, {});
         cs.in.assign(n_, {});
