@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import html
 import math
 import os
@@ -1737,6 +1738,40 @@ def _signals_held():
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
+def _move_all_in(tmp: str, outdir: str, names: list) -> None:
+    """Moves the files `names` from tmp into outdir, all or none: each file of the same
+    name already there is first set aside in tmp/.replaced, and if any move fails the ones
+    done are undone, so outdir holds the earlier report whole. A name that outdir holds as
+    a directory is refused before anything moves (replacing it would delete what it holds,
+    and os.replace cannot put a file over it anyway)."""
+    for name in names:
+        dst = os.path.join(outdir, name)
+        if os.path.isdir(dst) and not os.path.islink(dst):
+            raise IsADirectoryError(errno.EISDIR, "a directory of that name is in the way", dst)
+    aside = os.path.join(tmp, ".replaced")
+    os.mkdir(aside)
+    done = []  # (name, whether an earlier file of that name was set aside)
+    try:
+        for name in names:  # report.html last: it appears once all else is in place
+            dst = os.path.join(outdir, name)
+            had = os.path.lexists(dst)
+            if had:
+                os.replace(dst, os.path.join(aside, name))
+            done.append((name, had))
+            os.replace(os.path.join(tmp, name), dst)
+    except BaseException:
+        for name, had in reversed(done):
+            dst = os.path.join(outdir, name)
+            try:
+                if not os.path.lexists(os.path.join(tmp, name)):  # the new file went in
+                    os.replace(dst, os.path.join(tmp, name))
+                if had:
+                    os.replace(os.path.join(aside, name), dst)
+            except OSError:
+                pass  # the first error is the one to report
+        raise
+
+
 def write_report(inputs: list, outdir: str, known_fields: set, mutants=None) -> list:
     """Build everything in a temporary directory, then move it in: the temporary directory
     is DIR itself renamed into place when DIR does not exist yet, else one inside DIR (so
@@ -1780,12 +1815,13 @@ def write_report(inputs: list, outdir: str, known_fields: set, mutants=None) -> 
                 os.rename(tmp, outdir_abs)
         else:
             # One file at a time: a stop signal between two moves would leave the earlier
-            # report half replaced, so the signals wait until every file is in.
+            # report half replaced, so the signals wait until every file is in; and a move
+            # that fails undoes the ones before it (_move_all_in).
             with _signals_held():
                 _raise_if_stopped()
-                for name in names:  # report.html last: it appears once all else is in place
-                    os.replace(os.path.join(tmp, name), os.path.join(outdir_abs, name))
-                os.rmdir(tmp)
+                _move_all_in(tmp, outdir_abs, names)
+            # The files the report replaced. The report is in: a failure here is not its.
+            shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -342,6 +342,76 @@ class ReportTest(unittest.TestCase):
         self.assertIn(changed, ([], sorted(before)), f"status {status}: half replaced")
         self.assertFalse([n for n in os.listdir(out) if n.startswith(".")], "temp left")
 
+    def _two_reports(self):
+        """Writes an earlier report into out/ and returns (new input, out, snapshot of out).
+        Same input file name, so the same PNG names; every figure differs."""
+        os.makedirs(self.path("old"))
+        os.makedirs(self.path("new"))
+        old_src = fixtures.write(fixtures.make_result(), self.path("old", "run.json"))
+        new_src = fixtures.write(fixtures.make_result(
+            scale={"floor/0-1": 2.0, "floor/1-0": 2.0, "pingpong/lamport/0-1": 3.0},
+            host_name="otherhost"), self.path("new", "run.json"))
+        out = self.path("out")
+        status, _, stderr = run_in_process(old_src, "-o", out)
+        self.assertEqual(status, 0, stderr)
+        return new_src, out, self._snapshot(out)
+
+    @staticmethod
+    def _snapshot(out):
+        files = {}
+        for name in os.listdir(out):
+            path = os.path.join(out, name)
+            if os.path.isfile(path):
+                with open(path, "rb") as f:
+                    files[name] = f.read()
+            else:
+                files[name] = sorted(os.listdir(path))
+        return files
+
+    @staticmethod
+    def _changed(before, after):  # names only: a diff of the PNGs' bytes takes minutes
+        return sorted(n for n in set(before) | set(after) if before.get(n) != after.get(n))
+
+    def test_failed_move_into_an_existing_report_keeps_it_whole(self):
+        # A move that fails part way (EPERM: in a sticky directory such as /tmp, a file of
+        # the earlier report owned by someone else cannot be replaced) must undo the moves
+        # before it: the earlier report whole, one line, status 2. Before, the files moved
+        # before the failing one stayed: half the new report beside half the old.
+        new_src, out, before = self._two_reports()
+        real_replace, moves = os.replace, []
+
+        def replace(src, dst, *args, **kwargs):
+            if os.path.dirname(os.path.abspath(dst)) == out:  # a move into the report
+                moves.append(dst)
+                if len(moves) == 3:
+                    raise PermissionError(1, "Operation not permitted", dst)
+            return real_replace(src, dst, *args, **kwargs)
+
+        with mock.patch("os.replace", replace):
+            status, stdout, stderr = run_in_process(new_src, "-o", out)
+        self.assertEqual(status, 2, stderr)
+        self.assertEqual(stdout, "")
+        self.assertEqual(len(stderr.strip().splitlines()), 1, stderr)
+        self.assertIn("Operation not permitted", stderr)
+        self.assertGreaterEqual(len(moves), 3)
+        self.assertEqual(self._changed(before, self._snapshot(out)), [], "the earlier report changed")
+
+    def test_a_directory_in_the_way_is_refused_before_anything_moves(self):
+        # A directory named like one of the report's files: os.replace cannot put a file
+        # over it, and setting it aside would delete what it holds. Refused, nothing moved.
+        new_src, out, _ = self._two_reports()
+        os.remove(os.path.join(out, "summary.md"))
+        os.mkdir(os.path.join(out, "summary.md"))
+        with open(os.path.join(out, "summary.md", "mine.txt"), "w") as f:
+            f.write("mine")
+        before = self._snapshot(out)
+        status, stdout, stderr = run_in_process(new_src, "-o", out)
+        self.assertEqual(status, 2, stderr)
+        self.assertEqual(stdout, "")
+        self.assertEqual(len(stderr.strip().splitlines()), 1, stderr)
+        self.assertIn("summary.md", stderr)
+        self.assertEqual(self._changed(before, self._snapshot(out)), [], "the earlier report changed")
+
     def test_input_name_not_utf8(self):
         # Linux file names are bytes; Python hands undecodable ones over as surrogates,
         # which the UTF-8 report files cannot hold as such.
