@@ -461,6 +461,7 @@ def _consistency_problems(doc: dict) -> list[str]:
                             f"{show(entry['run_name'])} (the first is benchmarks[{seen[name]}]); "
                             f"each configuration needs its own run_name")
         seen.setdefault(name, i)
+    problems += _shared_run_name_problems(doc)
     # The plots draw an aggregates-only run as its median with min/max bars around it.
     for run_name, seen in sets.items():
         if not {"median", "min", "max"} <= seen.keys():
@@ -472,6 +473,45 @@ def _consistency_problems(doc: dict) -> list[str]:
                 problems.append(f"benchmarks[{seen['median']}].{key}: the median {show(m)} "
                                 f"of run_name {show(run_name)} lies outside its min "
                                 f"{show(lo[key])} and max {show(hi[key])}")
+    return problems
+
+
+# The fields that say which configuration an entry measured (not what it measured): every
+# entry of one run_name must agree on them, or the scripts, which group by run_name, would
+# pool two configurations' repetitions into one figure.
+CONFIG_FIELDS = ("suite", "queue", "cores", "relation", "repetitions", "time_unit", "msg_bytes",
+                 "capacity", "batch", "oversubscribed", "design", "write_fraction", "polling",
+                 "virtual_cores", "receiver_state", "offered_fraction")
+_ABSENT = object()
+
+
+def _shared_run_name_problems(doc: dict) -> list[str]:
+    """Two configurations under one run_name, or one repetition twice: seen in the entries
+    themselves, iterations and aggregates alike (the aggregates' own check above only sees a
+    second aggregate of a name)."""
+    problems = []
+    first: dict[str, int] = {}                 # run_name -> index of its first entry
+    reps: dict[tuple[str, int], int] = {}      # (run_name, repetition_index) -> index
+    for i, entry in enumerate(doc["benchmarks"]):
+        run_name = entry["run_name"]
+        j = first.setdefault(run_name, i)
+        if j != i:
+            other = doc["benchmarks"][j]
+            for key in CONFIG_FIELDS:
+                mine, theirs = entry.get(key, _ABSENT), other.get(key, _ABSENT)
+                if mine is not _ABSENT and theirs is not _ABSENT and mine != theirs:
+                    problems.append(f"benchmarks[{i}]: run_name {show(run_name)} has {key} "
+                                    f"{show(mine)}, but benchmarks[{j}] of the same run_name "
+                                    f"has {show(theirs)}; each configuration needs its own "
+                                    f"run_name")
+                    break
+        if entry["run_type"] == "iteration" and _is_number(entry.get("repetition_index")):
+            k = reps.setdefault((run_name, entry["repetition_index"]), i)
+            if k != i:
+                problems.append(f"benchmarks[{i}]: repetition_index "
+                                f"{show(entry['repetition_index'])} of run_name {show(run_name)} "
+                                f"again (the first is benchmarks[{k}]); each configuration "
+                                f"needs its own run_name")
     return problems
 
 

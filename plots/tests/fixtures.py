@@ -426,4 +426,17 @@ def corruptions(good_text):
             if b["run_name"] == "pingpong/mutex/0-1":
                 b["run_name"] = "pingpong/lamport/0-1"
     variant("run_name shared between configurations", shared_run_name)
+
+    # Without aggregates nothing repeats an aggregate_name: the entries themselves must show
+    # it (before, validate said ok and the report pooled lamport's and mutex's repetitions).
+    def shared_run_name_iterations_only(d):
+        d["benchmarks"] = [b for b in d["benchmarks"] if b["run_type"] == "iteration"]
+        shared_run_name(d)
+    variant("run_name shared between configurations, iterations only",
+            shared_run_name_iterations_only)
+
+    def repetition_twice(d):
+        d["benchmarks"] = [b for b in d["benchmarks"] if b["run_type"] == "iteration"]
+        d["benchmarks"].append(copy.deepcopy(d["benchmarks"][-1]))
+    variant("one repetition twice", repetition_twice)
     return out
