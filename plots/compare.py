@@ -191,11 +191,17 @@ def compare_runs(a: qr.Run, b: qr.Run, requested: str, threshold: float, alpha: 
     test = mann_whitney_u(xs, ys)
     row.p = test.p
     significant = test.p < alpha
-    # worse > 0: B is worse than A by that fraction of A's median.
-    worse = None if row.ratio is None else (row.ratio - 1 if lower_better else 1 - row.ratio)
-    if significant and worse is not None and worse > threshold:
+    # worse > 0: B is worse than A by that fraction of A's median. From a median of 0 (a
+    # throughput that stalled, a count that was none) any change is without bound: its sign
+    # still says which way it went.
+    if row.ratio is not None:
+        worse = row.ratio - 1 if lower_better else 1 - row.ratio
+    else:
+        grew = row.median_b > row.median_a
+        worse = math.inf if grew == lower_better else -math.inf
+    if significant and worse > threshold:
         row.verdict, row.regression = "REGRESSION", True
-    elif significant and worse is not None and -worse > threshold:
+    elif significant and -worse > threshold:
         row.verdict, row.improvement = "improvement", True
     elif significant:
         row.verdict = "significant, within threshold"
@@ -235,6 +241,9 @@ def main(argv=None) -> int:
     parser.add_argument("--metric", choices=["auto"] + list(METRICS), default="auto",
                         help="figure to compare (default auto: msgs_per_s if present, "
                              "else real_time)")
+    parser.add_argument("--allow-quick-mismatch", action="store_true",
+                        help="compare a --quick run with a full one (refused by default: "
+                             "--quick changes the workload behind the same run_names)")
     args = parser.parse_args(argv)
     if not (math.isfinite(args.threshold) and args.threshold >= 0):
         parser.error(f"--threshold must be a percentage >= 0, got {args.threshold:g}")
@@ -245,6 +254,14 @@ def main(argv=None) -> int:
         doc_a, doc_b = qr.load(args.a, schema), qr.load(args.b, schema)
     except qr.QmeshError as e:
         return qr.fail(PROG, e)
+    ca, cb = doc_a["context"], doc_b["context"]
+    # --quick runs fewer keys, turns and messages under the same run_names: a comparison
+    # with a full run would judge the workload, not the code.
+    if bool(ca["quick"]) != bool(cb["quick"]) and not args.allow_quick_mismatch:
+        quick, full = (args.a, args.b) if ca["quick"] else (args.b, args.a)
+        return qr.fail(PROG, f"{quick}: a --quick run, and {full} is not: their workloads "
+                             f"differ under the same run_names (--allow-quick-mismatch to "
+                             f"compare anyway)")
 
     runs_a = {r.run_name: r for r in qr.runs(doc_a)}
     runs_b = {r.run_name: r for r in qr.runs(doc_b)}
@@ -265,9 +282,17 @@ def main(argv=None) -> int:
 
     print(f"A: {_describe(args.a, doc_a)}")
     print(f"B: {_describe(args.b, doc_b)}")
-    ca, cb = doc_a["context"], doc_b["context"]
     if (ca["host_name"], ca["cpu"]["model"]) != (cb["host_name"], cb["cpu"]["model"]):
         print("note: A and B come from different machines; absolute figures may not compare")
+    built = [f"{key} {qr.show(ca.get(key))} vs {qr.show(cb.get(key))}"
+             for key in ("build_type", "library_build_type", "compiler", "compiler_flags",
+                         "cache_line_bytes")
+             if ca.get(key) != cb.get(key)]
+    if built:
+        print(f"note: A and B were built differently ({'; '.join(built)}): a change may be "
+              f"the build's")
+    if ca["quick"] != cb["quick"]:
+        print("note: one of A and B is a --quick run: their workloads differ")
     print(f"test: two-sided Mann-Whitney U over repetitions, alpha {args.alpha:g}; "
           f"threshold {args.threshold:g}%; B/A is the ratio of medians")
     print()

@@ -82,6 +82,54 @@ class CompareTest(unittest.TestCase):
         self.assertEqual(status, 0)
         self.assertIn("improvement", verdict_lines(out)[name])
 
+    def test_from_a_median_of_zero(self):
+        # A's median 0 (a stream that stalled): B/A has no value, yet the change has a
+        # direction. Before, such a row read "significant, within threshold" both ways a
+        # metric can go, so a real regression (lower is better, A = 0) exited 0.
+        name = "stream/lamport/0-1/msg:8/cap:1024"
+        doc = fixtures.make_result(stream=True)
+        for entry in doc["benchmarks"]:
+            if entry["run_name"] == name:
+                entry["msgs_per_s"] = 0.0
+        zero = fixtures.write(doc, os.path.join(self.tmp.name, "zero.json"))
+        b = self.write("b.json", stream=True)
+        status, out = run_in_process(zero, b)
+        self.assertEqual(status, 0, out)
+        self.assertIn("improvement", verdict_lines(out)[name])  # throughput up from 0
+        status, out = run_in_process(b, zero)
+        self.assertEqual(status, 1, out)
+        self.assertIn("REGRESSION", verdict_lines(out)[name])
+        # Lower is better, from 0: a regression.
+        name = "pingpong/lamport/0-1"
+        doc = fixtures.make_result()
+        for entry in doc["benchmarks"]:
+            if entry["run_name"] == name:
+                entry["real_time"] = 0.0
+        zero = fixtures.write(doc, os.path.join(self.tmp.name, "zero_time.json"))
+        status, out = run_in_process(zero, self.write("c.json"))
+        self.assertEqual(status, 1, out)
+        self.assertIn("REGRESSION", verdict_lines(out)[name])
+
+    def test_quick_against_full_is_refused_unless_asked(self):
+        # --quick changes the workload behind the same run_names (fewer keys, turns and
+        # messages): judging one against a full run judges the workload.
+        quick = self.write("quick.json", quick=True)
+        full = self.write("full.json")
+        for args in ((quick, full), (full, quick)):
+            proc = fixtures.run_script("compare.py", *args)
+            self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+            self.assertEqual(proc.stdout, "")
+            self.assertEqual(len(proc.stderr.splitlines()), 1, proc.stderr)
+            self.assertIn(f"{quick}: a --quick run, and {full} is not", proc.stderr)
+        status, out = run_in_process(quick, full, "--allow-quick-mismatch")
+        self.assertEqual(status, 0, out)
+        self.assertIn("note: one of A and B is a --quick run", out)
+        # A build that differs is a note, not a refusal: comparing builds is a use.
+        flags = self.write("flags.json", compiler_flags="-O2")
+        status, out = run_in_process(full, flags)
+        self.assertEqual(status, 0, out)
+        self.assertIn("note: A and B were built differently (compiler_flags", out)
+
     def test_threshold(self):
         a = self.write("a.json")
         b = self.write("b.json", scale={"pingpong/mutex/0-1": 1.045})  # 4.5% slower, every rep
