@@ -553,6 +553,40 @@ def quiet_sigpipe() -> None:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
+class _Stopped(BaseException):
+    """SIGTERM or SIGHUP, raised in the main thread by run_interruptible's handler."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def run_interruptible(prog: str, main: Callable[[], int]) -> int:
+    """main(), with a stop (Ctrl-C, kill, a closed terminal) said in one line instead of a
+    traceback: exit status 128 + the signal. For the scripts that write nothing (report.py,
+    which does, cleans up its own way)."""
+    import signal
+
+    def stop(signum, _frame):
+        raise _Stopped(signum)
+    installed = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:
+            installed[sig] = signal.signal(sig, stop)
+    try:
+        return main()
+    except KeyboardInterrupt:
+        signum = signal.SIGINT
+    except _Stopped as e:
+        signum = e.signum
+    finally:
+        for sig, old in installed.items():
+            signal.signal(sig, old)
+    print(f"{prog}: interrupted by {signal.Signals(signum).name}", file=sys.stderr)
+    return 128 + signum
+
+
 def paths_on_stdout() -> None:
     """Print file names as the bytes they are. Python hands over a name that is not UTF-8
     with its odd bytes as surrogates (os.fsdecode), which a stdout in strict mode (the

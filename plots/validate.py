@@ -44,4 +44,4 @@ def main(argv=None) -> int:
 if __name__ == "__main__":
     qr.quiet_sigpipe()
     qr.paths_on_stdout()
-    sys.exit(main())
+    sys.exit(qr.run_interruptible(PROG, main))

@@ -3,6 +3,7 @@ nothing written."""
 
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import unittest
@@ -50,6 +51,30 @@ class BadInputTest(unittest.TestCase):
         for (label, path), line in zip(self.bad, lines):
             with self.subTest(label):
                 self.assertTrue(line.startswith(f"validate.py: {path}: "), line)
+
+    def test_a_stop_is_one_line(self):
+        # Ctrl-C, kill or a closed terminal while validate.py or compare.py loads a file: one
+        # line, status 128 + the signal, no traceback. (Before: a KeyboardInterrupt traceback
+        # of some twenty lines, and for kill or a closed terminal no word at all.) The signal
+        # is sent from inside the load, so it lands mid-run however fast the machine is.
+        code = ("import os, runpy, signal, sys\n"
+                "sys.path.insert(0, sys.argv[1])\n"
+                "import qmesh_results as qr\n"
+                "real, sig = qr.load, getattr(signal, sys.argv[2])\n"
+                "def load(*a, **k):\n"
+                "    os.kill(os.getpid(), sig)\n"
+                "    return real(*a, **k)\n"
+                "qr.load = load\n"
+                "sys.argv = sys.argv[3:]\n"
+                "runpy.run_path(sys.argv[0], run_name='__main__')\n")
+        for name, args in (("validate.py", [self.good]), ("compare.py", [self.good, self.good])):
+            for sig in ("SIGINT", "SIGTERM", "SIGHUP"):
+                with self.subTest(script=name, signal=sig):
+                    proc = subprocess.run([fixtures.PYTHON, "-c", code, fixtures.PLOTS, sig,
+                                           fixtures.script(name), *args],
+                                          capture_output=True, text=True, timeout=120)
+                    self.assertEqual(proc.returncode, 128 + getattr(signal, sig), proc.stderr)
+                    self.assertEqual(proc.stderr, f"{name}: interrupted by {sig}\n")
 
     def test_validate_good_and_bad_together(self):
         _, bad = self.bad[0]
