@@ -758,12 +758,17 @@ def pingpong_percentile_curves(pp_runs: list, foot: str, suite: str = "pingpong"
         return None
     rows.sort(key=lambda rp: rp[1][0][1].median)
     with_cores = len({r.cores for r, _ in rows}) > 1
+    # submit runs each queue under both polling strategies: one label each, or two curves
+    # would share one name in the legend.
+    pollings = {qr.text_param(r, "polling") for r, _ in rows}
+    with_polling = len(pollings) > 1
     fig, ax = _new_figure(8.5, 5.0)
     for index, (r, pts) in enumerate(rows):
         st = _series_style(index)
         xs, meds = [x for x, _ in pts], [s.median for _, s in pts]
         invalid = any(s.invalid for _, s in pts)
-        label = _plain(run_label(r, with_cores) + (" (INVALID)" if invalid else ""))
+        polling = f" {qr.text_param(r, 'polling', 'scan')}" if with_polling else ""
+        label = _plain(run_label(r, with_cores) + polling + (" (INVALID)" if invalid else ""))
         if invalid:
             st.update(color=INVALID_COLOR, linestyle=":")
         ax.plot(xs, meds, label=label, markersize=4, **st)

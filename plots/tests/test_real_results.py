@@ -58,6 +58,26 @@ class RealResultsTest(unittest.TestCase):
                                 stem)
 
 
+    def test_every_curve_has_a_label_of_its_own(self):
+        # submit measures each queue scanning and by doorbell: two curves per queue, which
+        # were both labelled with the queue's name alone.
+        import matplotlib.pyplot as plt
+        checked = 0
+        for path in self.files:
+            doc = qr.load(path)
+            for suite in ("pingpong", "submit"):
+                made = report.pingpong_percentile_curves(qr.runs(doc, suite), "f", suite)
+                if made is None:
+                    continue
+                fig, _ = made
+                labels = fig.axes[0].get_legend_handles_labels()[1]
+                plt.close(fig)
+                with self.subTest(os.path.relpath(path, RESULTS), suite=suite):
+                    self.assertEqual(len(labels), len(set(labels)), labels)
+                checked += suite == "submit"
+        self.assertGreater(checked, 0, "no submit suite among the results")
+
+
 class RealMutantsTest(unittest.TestCase):
     def test_mutants_file(self):
         if not os.path.exists(MUTANTS):
