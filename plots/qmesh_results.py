@@ -926,13 +926,17 @@ def load_mutants(path: str) -> dict:
     """Read, parse and validate a mutants file; raises a QmeshError subclass.
 
     Beyond the schema: a (mutant, tier) pair, or a (clean queue, tier) pair, appears at most
-    once, since the matrix has one cell for it."""
+    once, since the matrix has one cell for it; and no mutant is named like a clean queue's
+    row ("clean: QUEUE"), which would share its row and cells."""
     text = read_text(path)
     doc = parse(text, path)
     errors = validate(doc, MUTANTS_SCHEMA)
     if not errors:
         seen: dict = {}
         for i, m in enumerate(doc["mutants"]):
+            if m["mutant"].startswith("clean: "):
+                errors.append(f"mutants[{i}]: mutant name {show(m['mutant'])} is how the "
+                              f"report names a clean queue's row; rename the mutant")
             key = (m["mutant"], m["tier"])
             if key in seen:
                 errors.append(f"mutants[{i}]: mutant {show(m['mutant'])} with tier "

@@ -381,6 +381,9 @@ class MutantsFileTest(unittest.TestCase):
             "duplicate clean cell": variant(lambda d: d["clean"].append(dict(d["clean"][1]))),
             "flagged not a boolean": variant(lambda d: d["clean"][0].update(flagged=1)),
             "clean without queue": variant(lambda d: d["clean"][2].pop("queue")),
+            # Its row and cells would be the clean queue's: a MISSED mutant shown green.
+            "mutant named like a clean row": variant(
+                lambda d: d["mutants"][0].update(mutant=f"clean: {d['clean'][0]['queue']}")),
             "NaN": json.dumps(good).replace('"seconds": 1.25', '"seconds": NaN'),
         }
         paths = {label: self.write(f"bad{i}.json", text) for i, (label, text) in
