@@ -124,6 +124,17 @@ def run_label(run: qr.Run, with_cores: bool) -> str:
     return f"{name} {pair_label(run.cores)}" if with_cores else name
 
 
+def _log_y(ax, values) -> str:
+    """A log y axis when some value is positive; else (every latency 0 after the timer's
+    overhead was taken off) a linear one from 0, since matplotlib cannot log-scale nothing
+    and warns. Returns the axis label's scale note."""
+    if any(v is not None and v > 0 for v in values):
+        ax.set_yscale("log")
+        return ", log scale"
+    ax.set_ylim(bottom=0)
+    return ""
+
+
 def validity_note(s: Optional[qr.Summary]) -> str:
     if s is None:
         return "no data"
@@ -323,8 +334,8 @@ def pingpong_percentiles(pp_runs: list, floor_runs: list, foot: str):
         note = validity_note(d["p50"] or next((s for s in d.values() if s), None))
         labels.append(run_label(r, with_cores) + (f"\n({note})" if note else ""))
     ax.set_xticks(range(len(rows)), _plain(labels))
-    ax.set_yscale("log")
-    ax.set_ylabel("round-trip latency (ns, log scale)")
+    scale = _log_y(ax, [s.median for _, d in rows for s in d.values() if s] + lows)
+    ax.set_ylabel(f"round-trip latency (ns{scale})")
     ax.set_xlabel("queue" + (" and core pair" if with_cores else f" (cores {pair_label(next(iter(pairs)))})"))
     ax.legend(title="percentile", fontsize=8, title_fontsize=8, loc="upper left",
               bbox_to_anchor=(1.0, 1.0))
@@ -775,10 +786,10 @@ def pingpong_percentile_curves(pp_runs: list, foot: str, suite: str = "pingpong"
         if len(rows) <= MAX_BANDS:
             ax.fill_between(xs, [s.lo for _, s in pts], [s.hi for _, s in pts],
                             color=st["color"], alpha=0.10, linewidth=0)
-    ax.set_yscale("log")
+    scale = _log_y(ax, [s.median for _, pts in rows for _, s in pts])
     ax.set_xticks(list(NINES_X.values()), list(NINES_X))
     ax.set_xlabel("percentile of the round-trip distribution (nines scale: −log₁₀(1 − q))")
-    ax.set_ylabel("round-trip latency (ns, log scale)")
+    ax.set_ylabel(f"round-trip latency (ns{scale})")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(which="both", color="0.92")
     _finish(fig, ax, f"{suite}: round-trip percentile curves per queue", foot,
@@ -903,10 +914,10 @@ def load_latency(runs: list, foot: str):
                     label=None if saturated_labelled else
                     f"achieved < {SATURATED_SHARE:.0%} of offered (ring)")
             saturated_labelled = True
-    ax.set_yscale("log")
+    scale = _log_y(ax, [s.median for pts in series.values() for p in pts for s in p[1:3] if s])
     ax.set_xlim(0, 105)
     ax.set_xlabel("offered load (% of the queue's measured stream rate)")
-    ax.set_ylabel("one-way latency from scheduled send (ns, log scale)")
+    ax.set_ylabel(f"one-way latency from scheduled send (ns{scale})")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(which="both", color="0.92")
     _finish(fig, ax, "load: latency against offered load (open loop)", foot,
@@ -1119,7 +1130,7 @@ def pair_bytes_plot(runs: list, foot: str):
     else:
         from matplotlib.ticker import EngFormatter
         ax.xaxis.set_major_formatter(EngFormatter(unit="B", sep=""))
-        ax.set_xlim(left=0, right=high * 1.2)
+        ax.set_xlim(left=0, right=max(high * 1.2, 1))  # all 0: still a range
     ax.set_xlabel("memory of one ordered pair's request + return queues (bytes"
                   + (", log₂ scale)" if log else ")"))
     ax.set_ylabel("queue")

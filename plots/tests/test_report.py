@@ -412,6 +412,24 @@ class ReportTest(unittest.TestCase):
         self.assertIn("summary.md", stderr)
         self.assertEqual(self._changed(before, self._snapshot(out)), [], "the earlier report changed")
 
+    def test_zero_latencies_and_sizes_draw_without_warnings(self):
+        # Valid figures of 0 (a latency net of the timer's overhead, an empty pair): no log
+        # axis over nothing positive, no empty axis range. Each of these printed a multi-line
+        # matplotlib warning on stderr, after which the run still exited 0.
+        doc = fixtures.make_result(pollscale=True, load=True)
+        for b in doc["benchmarks"]:
+            for key in list(b):
+                if key.endswith("_ns") and not key.startswith("floor") and key != "poll_ns":
+                    b[key] = 0.0
+                if key == "pair_bytes":
+                    b[key] = 0
+        src = fixtures.write(doc, self.path("zero.json"))
+        proc = subprocess.run([fixtures.PYTHON, fixtures.script("report.py"), src,
+                               "-o", self.path("out")], capture_output=True, text=True,
+                              timeout=300)
+        self.assertEqual((proc.returncode, proc.stderr), (0, ""))
+        self.check_outputs(proc.stdout.splitlines(), self.path("out"))
+
     def test_input_name_not_utf8(self):
         # Linux file names are bytes; Python hands undecodable ones over as surrogates,
         # which the UTF-8 report files cannot hold as such.
