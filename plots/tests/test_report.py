@@ -305,24 +305,7 @@ class ReportTest(unittest.TestCase):
         # Into an existing DIR the files are moved one by one (os.replace). A stop signal
         # landing between two moves must not leave the earlier report half replaced: its
         # summary.md showing some of the new run's PNGs beside its own tables.
-        # Same file name, so the same PNG names; every figure differs (floor, lamport, host).
-        os.makedirs(self.path("old"))
-        os.makedirs(self.path("new"))
-        old_src = fixtures.write(fixtures.make_result(), self.path("old", "run.json"))
-        new_src = fixtures.write(fixtures.make_result(
-            scale={"floor/0-1": 2.0, "floor/1-0": 2.0, "pingpong/lamport/0-1": 3.0},
-            host_name="otherhost"), self.path("new", "run.json"))
-        out = self.path("out")
-        status, _, stderr = run_in_process(old_src, "-o", out)
-        self.assertEqual(status, 0, stderr)
-
-        def snapshot():
-            files = {}
-            for name in os.listdir(out):
-                with open(os.path.join(out, name), "rb") as f:
-                    files[name] = f.read()
-            return files
-        before = snapshot()
+        new_src, out, before = self._two_reports()
         real_replace, moves = os.replace, []
 
         def replace(src, dst, *args, **kwargs):  # SIGINT arrives as the second file moves
@@ -334,7 +317,7 @@ class ReportTest(unittest.TestCase):
         with mock.patch("os.replace", replace):
             status, _, stderr = run_in_process(new_src, "-o", out)
         self.assertGreaterEqual(len(moves), 2)
-        after = snapshot()
+        after = self._snapshot(out)
         self.assertEqual(sorted(after), sorted(before), "files added or removed")
         changed = sorted(n for n in before if after[n] != before[n])
         # All of the earlier report, or (the signal held until the move was done) all of
