@@ -65,6 +65,17 @@ std::string sanitize(std::string s) {
     return s;
 }
 
+// The type of `p`, links followed; not_found when it is not there. Any other
+// failure (a folder on the way not searchable, a name over NAME_MAX) is a
+// usage error naming the path, not a filesystem_error escaping as status 1.
+fs::file_type type_of(const fs::path& p, const std::string& what) {
+    std::error_code ec;
+    const fs::file_status s = fs::status(p, ec);
+    if (s.type() == fs::file_type::not_found) return s.type();
+    if (ec) throw usage_error("cannot look at " + what + " '" + p.string() + "': " + ec.message());
+    return s.type();
+}
+
 // Fails unless a file can be created next to `path` and `path`, if it
 // exists, is a regular file (the result replaces it by a rename, which would
 // replace a device, a pipe or a symbolic link itself); leaves nothing behind.
@@ -78,18 +89,20 @@ void check_writable(std::string& path) {
         path = target.string();
         p = target;
     }
-    if (fs::is_directory(p)) throw usage_error("output path '" + path + "' is a folder");
-    if (fs::exists(fs::symlink_status(p, ec)) && !fs::is_regular_file(p))
+    const fs::file_type type = type_of(p, "output path");
+    if (type == fs::file_type::directory) throw usage_error("output path '" + path + "' is a folder");
+    if (type != fs::file_type::not_found && type != fs::file_type::regular)
         throw usage_error("output path '" + path + "' exists and is not a regular file");
     fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
-    if (!fs::is_directory(dir)) throw usage_error("output folder '" + dir.string() + "' does not exist");
+    if (type_of(dir, "output folder") != fs::file_type::directory)
+        throw usage_error("output folder '" + dir.string() + "' does not exist");
     fs::path probe = dir / (".qmesh-probe-" + std::to_string(::getpid()));
     {
         std::ofstream f(probe);
         if (!f) throw usage_error("cannot write output file in '" + dir.string() + "'");
     }
     fs::remove(probe, ec);
-    if (fs::exists(p) && ::access(p.c_str(), W_OK) != 0)
+    if (type == fs::file_type::regular && ::access(p.c_str(), W_OK) != 0)
         throw usage_error("output file '" + path + "' exists and is not writable");
 }
 

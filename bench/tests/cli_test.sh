@@ -104,6 +104,10 @@ rm -f "$work/dangling"
 if [[ $(id -u) -ne 0 ]]; then
     mkdir -p "$work/ro" && chmod 555 "$work/ro"
     expect_usage_error run --suite floor --out "$work/ro/a.json"
+    # A folder on the way that cannot be searched: stat's EACCES, a usage error.
+    mkdir -p "$work/nox/sub" && chmod 000 "$work/nox"
+    expect_usage_error run --suite floor --out "$work/nox/sub/a.json"
+    chmod 755 "$work/nox"
 fi
 
 # The good paths: list shows every queue with its traits; topo answers.
@@ -210,6 +214,11 @@ if grep -q 'interrupted' <<<"$out" && ! grep -q 'FAILED' <<<"$out" && grep -q 'r
 else
     echo "FAIL: verify interrupted: $out"; fails=$((fails + 1))
 fi
+
+# A component over NAME_MAX, or a folder that cannot be searched: a usage
+# error naming the path, not a filesystem_error with status 1.
+expect_usage_error run --suite floor --out "$(printf 'a%.0s' $(seq 300))"
+expect_usage_error run --suite floor --out "$work/$(printf 'a%.0s' $(seq 300))/x.json"
 
 echo "$passes passed, $fails failed"
 [[ $fails -eq 0 ]]
