@@ -1,12 +1,13 @@
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -96,12 +97,13 @@ void check_writable(std::string& path) {
     fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
     if (type_of(dir, "output folder") != fs::file_type::directory)
         throw usage_error("output folder '" + dir.string() + "' does not exist");
-    fs::path probe = dir / (".qmesh-probe-" + std::to_string(::getpid()));
-    {
-        std::ofstream f(probe);
-        if (!f) throw usage_error("cannot write output file in '" + dir.string() + "'");
-    }
-    fs::remove(probe, ec);
+    // O_EXCL (mkostemp): never through a link, never truncating a file
+    // that happens to have the probe's name.
+    std::string probe = (dir / ".qmesh-probe-XXXXXX").string();
+    const int fd = ::mkostemp(probe.data(), O_CLOEXEC);
+    if (fd < 0) throw usage_error("cannot write output file in '" + dir.string() + "'");
+    ::close(fd);
+    ::unlink(probe.c_str());
     if (type == fs::file_type::regular && ::access(p.c_str(), W_OK) != 0)
         throw usage_error("output file '" + path + "' exists and is not writable");
 }

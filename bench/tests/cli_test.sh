@@ -220,5 +220,17 @@ fi
 expect_usage_error run --suite floor --out "$(printf 'a%.0s' $(seq 300))"
 expect_usage_error run --suite floor --out "$work/$(printf 'a%.0s' $(seq 300))/x.json"
 
+# The writability probe never writes through a link or truncates a file of
+# its name (the old name was .qmesh-probe-PID: exec keeps the subshell's PID).
+echo precious > "$work/victim"
+( ln -s "$work/victim" "$work/.qmesh-probe-$BASHPID"
+  exec "$qmesh" run --suite floor --quick --reps 1 --cores "$two" --out "$work/p.json" > /dev/null 2>&1 )
+if [[ $(cat "$work/victim") == precious && -s "$work/p.json" ]]; then
+    echo "ok: the probe leaves a file of its name alone"; passes=$((passes + 1))
+else
+    echo "FAIL: the probe wrote through a link: victim='$(cat "$work/victim")'"; fails=$((fails + 1))
+fi
+rm -f "$work"/victim "$work"/.qmesh-probe-* "$work"/*.json
+
 echo "$passes passed, $fails failed"
 [[ $fails -eq 0 ]]
