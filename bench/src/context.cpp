@@ -1,9 +1,11 @@
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -140,14 +142,26 @@ json make_context(const run_options& o, double timer_overhead_ns) {
 bool write_atomically(const std::string& path, const json& doc, bool replace) {
     namespace fs = std::filesystem;
     const fs::path p(path);
-    const fs::path tmp = p.parent_path() / ("." + p.filename().string() + ".tmp." + std::to_string(::getpid()));
+    // A short temporary name: one built from the result's own name (".NAME.tmp.PID")
+    // passed NAME_MAX for a long but valid NAME, and the run's result was lost.
+    // mkostemp picks a name not taken (O_EXCL: never through a link or an
+    // earlier file).
+    std::string tmp_name = (p.parent_path() / ".qmesh-XXXXXX").string();
     const std::string text = doc.dump(2) + "\n";
-    // A temporary left by a process killed mid-write (with this pid, reused)
-    // may be a second name of an earlier result: unlink it, never write
-    // through it (O_EXCL).
-    ::unlink(tmp.c_str());
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+    const int fd = ::mkostemp(tmp_name.data(), O_CLOEXEC);
+    const fs::path tmp(tmp_name);
     if (fd < 0) throw std::runtime_error("cannot create " + tmp.string() + ": " + std::strerror(errno));
+    // mkostemp makes the file 0600: give it what open(0644) gave.
+    // The umask is read by setting it back at once; nothing else creates files now.
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    const mode_t mode = 0644 & ~mask;
+    if (::fchmod(fd, mode) != 0) {
+        const int err = errno;
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        throw std::runtime_error("cannot set the mode of " + tmp.string() + ": " + std::strerror(err));
+    }
     std::size_t off = 0;
     while (off < text.size()) {
         const ssize_t w = ::write(fd, text.data() + off, text.size() - off);
@@ -200,18 +214,22 @@ bool write_atomically(const std::string& path, const json& doc, bool replace) {
     throw keep(err);
 }
 
-std::string write_result(const run_options& o, const json& doc, bool interrupted) {
+std::string result_name(const run_options& o, unsigned k) {
     namespace fs = std::filesystem;
+    const fs::path p(o.out);
+    if (k == 0) return o.out;
+    const std::string stem = (p.parent_path() / p.stem()).string() + (o.out_given() ? ".interrupted" : "");
+    return stem + (k > 1 ? "-" + std::to_string(k) : "") + p.extension().string();
+}
+
+std::string write_result(const run_options& o, const json& doc, bool interrupted) {
     if (o.out_given() && !interrupted) {
         write_atomically(o.out, doc);
         return o.out;
     }
     if (write_atomically(o.out, doc, /*replace=*/false)) return o.out;
-    const fs::path p(o.out);
-    const std::string ext = p.extension().string();
-    const std::string stem = (p.parent_path() / p.stem()).string() + (o.out_given() ? ".interrupted" : "");
-    for (unsigned k = o.out_given() ? 1 : 2; k < 10000; ++k) {
-        const std::string name = stem + (k > 1 ? "-" + std::to_string(k) : "") + ext;
+    for (unsigned k = o.out_given() ? 1 : 2; k <= max_result_number; ++k) {
+        const std::string name = result_name(o, k);
         if (write_atomically(name, doc, /*replace=*/false)) return name;
     }
     throw std::runtime_error("no free name next to " + o.out);

@@ -81,7 +81,8 @@ fs::file_type type_of(const fs::path& p, const std::string& what) {
 // exists, is a regular file (the result replaces it by a rename, which would
 // replace a device, a pipe or a symbolic link itself); leaves nothing behind.
 // A symbolic link is followed: the result goes where it points.
-void check_writable(std::string& path) {
+void check_writable(run_options& o) {
+    std::string& path = o.out;
     fs::path p(path);
     std::error_code ec;
     if (fs::is_symlink(fs::symlink_status(p, ec))) {
@@ -97,6 +98,14 @@ void check_writable(std::string& path) {
     fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
     if (type_of(dir, "output folder") != fs::file_type::directory)
         throw usage_error("output folder '" + dir.string() + "' does not exist");
+    // Every name the result may go to must fit, or a run is lost at its end:
+    // an interrupted one takes the longest (NAME.interrupted-9999.json).
+    const long name_max = ::pathconf(dir.c_str(), _PC_NAME_MAX);
+    const std::size_t longest = fs::path(result_name(o, max_result_number)).filename().string().size();
+    if (name_max > 0 && longest > static_cast<std::size_t>(name_max))
+        throw usage_error("output file name '" + p.filename().string() + "' is too long: an interrupted run would "
+                          "write a name of " + std::to_string(longest) + " bytes beside it, over the folder's limit of " +
+                          std::to_string(name_max));
     // O_EXCL (mkostemp): never through a link, never truncating a file
     // that happens to have the probe's name.
     std::string probe = (dir / ".qmesh-probe-XXXXXX").string();
@@ -224,7 +233,7 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
         if (ec) throw usage_error("cannot create the output folder 'results': " + ec.message());
         o.out = "results/" + sanitize(host) + "-" + date + "-" + git_sha_short() + "-" + sanitize(suites) + ".json";
     }
-    check_writable(o.out);
+    check_writable(o);
     return o;
 }
 

@@ -64,4 +64,12 @@ bool write_atomically(const std::string& path, const json& doc, bool replace = t
 // (numbered likewise), so that earlier results stay intact.
 std::string write_result(const run_options& o, const json& doc, bool interrupted);
 
+// The highest number write_result gives a name ("-9999"); the options check
+// that the longest such name fits the folder's NAME_MAX before any work.
+inline constexpr unsigned max_result_number = 9999;
+
+// The name write_result tries k-th: o.out for 0, else NAME.interrupted.json
+// (k = 1), NAME.interrupted-K.json with --out, NAME-K.json without.
+std::string result_name(const run_options& o, unsigned k);
+
 }  // namespace qmesh::bench

@@ -215,10 +215,35 @@ else
     echo "FAIL: verify interrupted: $out"; fails=$((fails + 1))
 fi
 
+# --out names near NAME_MAX: refused before any work when the longest name a
+# run may write (NAME.interrupted-9999.json) would not fit; accepted, and
+# written, when it just fits (the temporary name used to add ".NAME.tmp.PID").
+name_max=$(getconf NAME_MAX "$work")
+fit=$(printf 'c%.0s' $(seq $((name_max - 17 - 5))))  # + ".interrupted-9999" + ".json"
+expect_usage_error run --suite floor --out "$work/${fit}d.json"
+expect_usage_error run --suite floor --out "$work/$(printf 'b%.0s' $(seq 245)).json"
 # A component over NAME_MAX, or a folder that cannot be searched: a usage
 # error naming the path, not a filesystem_error with status 1.
 expect_usage_error run --suite floor --out "$(printf 'a%.0s' $(seq 300))"
 expect_usage_error run --suite floor --out "$work/$(printf 'a%.0s' $(seq 300))/x.json"
+if "$qmesh" run --suite floor --quick --reps 1 --cores "$two" --out "$work/$fit.json" > /dev/null 2> "$work/stderr" \
+    && [[ -s "$work/$fit.json" ]]; then
+    echo "ok: --out of the longest name allowed"; passes=$((passes + 1))
+else
+    echo "FAIL: --out of the longest name allowed: $(cat "$work/stderr")"; fails=$((fails + 1))
+fi
+# Interrupted beside it: NAME.interrupted.json, whose temporary name used to be too long.
+[[ -e "$work/$fit.json" ]] || echo '{}' > "$work/$fit.json"
+"$qmesh" run --suite load --quick --cores "$two" --out "$work/$fit.json" > /dev/null 2> "$work/stderr" &
+pid=$!
+interrupt_when_ready $pid
+wait $pid; rc=$?
+if [[ $rc -eq 130 && -s "$work/$fit.interrupted.json" ]]; then
+    echo "ok: an interrupted run with a long --out keeps what it measured"; passes=$((passes + 1))
+else
+    echo "FAIL: interrupted run with a long --out: rc=$rc, stderr='$(cat "$work/stderr")'"; fails=$((fails + 1))
+fi
+rm -f "$work"/*.json
 
 # The writability probe never writes through a link or truncates a file of
 # its name (the old name was .qmesh-probe-PID: exec keeps the subshell's PID).
