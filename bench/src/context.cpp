@@ -151,11 +151,18 @@ bool write_atomically(const std::string& path, const json& doc, bool replace) {
     const int fd = ::mkostemp(tmp_name.data(), O_CLOEXEC);
     const fs::path tmp(tmp_name);
     if (fd < 0) throw std::runtime_error("cannot create " + tmp.string() + ": " + std::strerror(errno));
-    // mkostemp makes the file 0600: give it what open(0644) gave.
-    // The umask is read by setting it back at once; nothing else creates files now.
-    const mode_t mask = ::umask(0);
-    ::umask(mask);
-    const mode_t mode = 0644 & ~mask;
+    // mkostemp makes the file 0600. A replaced result keeps its own
+    // permission bits; a new one gets what open(0644) would have given.
+    struct stat old {};
+    mode_t mode = 0;
+    if (replace && ::stat(p.c_str(), &old) == 0 && S_ISREG(old.st_mode)) {
+        mode = old.st_mode & 07777;
+    } else {
+        // Read by setting it back at once; nothing else creates files now.
+        const mode_t mask = ::umask(0);
+        ::umask(mask);
+        mode = 0644 & ~mask;
+    }
     if (::fchmod(fd, mode) != 0) {
         const int err = errno;
         ::close(fd);

@@ -257,5 +257,17 @@ else
 fi
 rm -f "$work"/victim "$work"/.qmesh-probe-* "$work"/*.json
 
+# A replaced result keeps its permission bits; a new one gets 0644 less the umask.
+echo '{}' > "$work/m.json" && chmod 640 "$work/m.json"
+if (umask 022; "$qmesh" run --suite floor --quick --reps 1 --cores "$two" --out "$work/m.json" > /dev/null \
+        && "$qmesh" run --suite floor --quick --reps 1 --cores "$two" --out "$work/n.json" > /dev/null) \
+    && [[ $(stat -c %a "$work/m.json") == 640 && $(stat -c %a "$work/n.json") == 644 ]]; then
+    echo "ok: result file modes"; passes=$((passes + 1))
+else
+    echo "FAIL: result file modes: m.json $(stat -c %a "$work/m.json"), n.json $(stat -c %a "$work/n.json")"
+    fails=$((fails + 1))
+fi
+rm -f "$work"/*.json
+
 echo "$passes passed, $fails failed"
 [[ $fails -eq 0 ]]
