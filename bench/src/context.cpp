@@ -147,7 +147,10 @@ bool write_atomically(const std::string& path, const json& doc, bool replace) {
     // mkostemp picks a name not taken (O_EXCL: never through a link or an
     // earlier file).
     std::string tmp_name = (p.parent_path() / ".qmesh-XXXXXX").string();
-    const std::string text = doc.dump(2) + "\n";
+    // A name that is not UTF-8 (--out, the host name, an argument in the
+    // command line) is written as U+FFFD in the JSON rather than throwing
+    // after the run; the file itself still goes to the byte-exact path.
+    const std::string text = doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
     const int fd = ::mkostemp(tmp_name.data(), O_CLOEXEC);
     const fs::path tmp(tmp_name);
     if (fd < 0) throw std::runtime_error("cannot create " + tmp.string() + ": " + std::strerror(errno));

@@ -245,6 +245,16 @@ else
 fi
 rm -f "$work"/*.json
 
+# A name that is not UTF-8: the file at the byte-exact path, the byte as U+FFFD in the JSON.
+if "$qmesh" run --suite floor --quick --reps 1 --cores "$two" --out "$work/"$'x\xff.json' > /dev/null 2> "$work/stderr" \
+    && /usr/bin/python3 -c 'import json,sys; assert "\ufffd" in json.load(open(sys.argv[1], encoding="utf-8"))["context"]["command_line"]' \
+        "$work/"$'x\xff.json'; then
+    echo "ok: --out not UTF-8"; passes=$((passes + 1))
+else
+    echo "FAIL: --out not UTF-8: $(cat "$work/stderr")"; fails=$((fails + 1))
+fi
+rm -f "$work"/*.json
+
 # The writability probe never writes through a link or truncates a file of
 # its name (the old name was .qmesh-probe-PID: exec keeps the subshell's PID).
 echo precious > "$work/victim"
