@@ -38,6 +38,14 @@ commands:
 exit status: 0 success; 1 a measurement or verification failed; 2 bad usage or environment
 )";
 
+// A message is one line on stderr, whatever the arguments it quotes hold
+// (a line break in a name would start a second one), as plots/ does.
+std::string one_line(std::string s) {
+    for (char& c : s)
+        if (c == '\n' || c == '\r') c = ' ';
+    return s;
+}
+
 json traits_json(const queue_traits& t) {
     return {{"name", t.name},
             {"family", to_string(t.family)},
@@ -141,21 +149,13 @@ int cmd_run(const std::vector<std::string>& args, const std::string& command_lin
     const std::string written = write_result(o, doc, cut_short);
     if (written != o.out && o.out_given())
         std::fprintf(stderr, "qmesh: interrupted: %s is left as it was; what was measured went to %s\n",
-                     o.out_shown.c_str(), written.c_str());
+                     one_line(o.out_shown).c_str(), one_line(written).c_str());
     // The path as the user gave it (a symbolic link's name, where it is one).
     std::printf("%s\n", (o.out_given() && written == o.out ? o.out_shown : written).c_str());
     if (cut_short) return interrupted_exit_status();
     for (const auto& e : benchmarks)
         if (!e["valid"].get<bool>()) return 1;
     return 0;
-}
-
-// A message is one line on stderr, whatever the arguments it quotes hold
-// (a line break in a name would start a second one), as plots/ does.
-std::string one_line(std::string s) {
-    for (char& c : s)
-        if (c == '\n' || c == '\r') c = ' ';
-    return s;
 }
 
 }  // namespace

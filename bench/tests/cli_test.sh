@@ -245,6 +245,19 @@ else
 fi
 rm -f "$work"/*.json
 
+# A path with a line break: the interrupt's message is still one line.
+echo '{"earlier": true}' > "$work/"$'kept\nx.json'
+"$qmesh" run --suite load --quick --cores "$two" --out "$work/"$'kept\nx.json' > /dev/null 2> "$work/stderr" &
+pid=$!
+interrupt_when_ready $pid
+wait $pid; rc=$?
+if [[ $rc -eq 130 && $(grep -c '' "$work/stderr") -eq 1 ]] && grep -q 'left as it was' "$work/stderr"; then
+    echo "ok: interrupted with a line break in --out: one line"; passes=$((passes + 1))
+else
+    echo "FAIL: interrupted with a line break in --out: rc=$rc, stderr='$(cat "$work/stderr")'"; fails=$((fails + 1))
+fi
+rm -f "$work"/kept*
+
 # A name that is not UTF-8: the file at the byte-exact path, the byte as U+FFFD in the JSON.
 if "$qmesh" run --suite floor --quick --reps 1 --cores "$two" --out "$work/"$'x\xff.json' > /dev/null 2> "$work/stderr" \
     && /usr/bin/python3 -c 'import json,sys; assert "\ufffd" in json.load(open(sys.argv[1], encoding="utf-8"))["context"]["command_line"]' \
