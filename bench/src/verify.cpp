@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <limits>
 #include <set>
+#include <string>
 #include <random>
 #include <thread>
 
@@ -24,6 +25,16 @@ int report_interrupted(const std::string& name, std::uint64_t rounds, std::uint6
                 "failing\n",
                 name.c_str(), static_cast<unsigned long long>(rounds), static_cast<unsigned long long>(items));
     return interrupted_exit_status();
+}
+
+// The command that replays this run, in a form --seconds reads back exactly:
+// the shortest plain decimal that round-trips (%g gave 2e-05, which the
+// parser refuses, and rounded to 6 digits).
+std::string reproduce_command(const std::string& name, double seconds, std::uint64_t seed) {
+    char text[512];
+    const auto [end, ec] = std::to_chars(text, text + sizeof text, seconds, std::chars_format::fixed);
+    const std::string s = ec == std::errc{} ? std::string(text, end) : std::to_string(seconds);
+    return "qmesh verify --queue " + name + " --seconds " + s + " --seed " + std::to_string(seed);
 }
 }  // namespace
 
@@ -62,9 +73,8 @@ int cmd_verify(const std::vector<std::string>& args) {
     if (!traits) throw usage_error("unknown queue '" + name + "' (see qmesh list)");
     install_interrupt_handler();
 
-    std::printf("verify %s: seed %llu (reproduce: qmesh verify --queue %s --seconds %g --seed %llu)\n",
-                name.c_str(), static_cast<unsigned long long>(seed), name.c_str(), seconds,
-                static_cast<unsigned long long>(seed));
+    std::printf("verify %s: seed %llu (reproduce: %s)\n", name.c_str(), static_cast<unsigned long long>(seed),
+                reproduce_command(name, seconds, seed).c_str());
     // Half the time goes to the stress rounds, half to the linearizability
     // pass; both are replayed from the same seed.
     std::mt19937_64 rng(seed);
@@ -95,8 +105,8 @@ int cmd_verify(const std::vector<std::string>& args) {
         std::printf("verify %s: FAILED in round %llu (%u producer(s), %u consumer(s), capacity %zu): %s\n",
                     name.c_str(), static_cast<unsigned long long>(rounds), cfg.producers, cfg.consumers,
                     cfg.capacity, violation.c_str());
-        std::printf("verify %s: reproduce with: qmesh verify --queue %s --seed %llu\n", name.c_str(), name.c_str(),
-                    static_cast<unsigned long long>(seed));
+        // With --seconds: the round count, and so the failing round, depends on it.
+        std::printf("verify %s: reproduce with: %s\n", name.c_str(), reproduce_command(name, seconds, seed).c_str());
         return 1;
     }
     if (interrupted()) return report_interrupted(name, rounds, items);
@@ -114,8 +124,7 @@ int cmd_verify(const std::vector<std::string>& args) {
         std::printf("verify %s: FAILED linearizability after %llu scenarios, %llu runs: %s", name.c_str(),
                     static_cast<unsigned long long>(lr.scenarios), static_cast<unsigned long long>(lr.runs),
                     lr.report.c_str());
-        std::printf("verify %s: reproduce with: qmesh verify --queue %s --seconds %g --seed %llu\n", name.c_str(),
-                    name.c_str(), seconds, static_cast<unsigned long long>(seed));
+        std::printf("verify %s: reproduce with: %s\n", name.c_str(), reproduce_command(name, seconds, seed).c_str());
         return 1;
     }
     if (interrupted()) {

@@ -292,5 +292,17 @@ else
 fi
 rm -f "$work"/*.json
 
+# verify's reproduce command reads back as given: --seconds in plain decimal,
+# every digit (%g printed 2e-05, which --seconds refuses, and 0.123457).
+for s in 0.00002 0.1234567; do
+    out=$("$qmesh" verify --queue lamport --seconds $s --seed 5)
+    cmd=$(sed -n 's/.*(reproduce: qmesh \(.*\))$/\1/p' <<<"$out" | head -1)
+    if [[ "$cmd" == "verify --queue lamport --seconds $s --seed 5" ]] && "$qmesh" $cmd > /dev/null; then
+        echo "ok: verify reproduce line for --seconds $s"; passes=$((passes + 1))
+    else
+        echo "FAIL: verify reproduce line for --seconds $s: '$cmd'"; fails=$((fails + 1))
+    fi
+done
+
 echo "$passes passed, $fails failed"
 [[ $fails -eq 0 ]]
