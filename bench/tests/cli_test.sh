@@ -158,6 +158,9 @@ for name, w in want.items():
     e = its[name]
     assert e["batch"] == w and e["valid"] and e["capacity"] >= w, e
     assert e["sent"] == e["received"] == e["completed"] > 0, e
+    # iterations: the measured submissions (msgs_per_s's count); the runtime's
+    # counters also hold the n - 1 setup messages.
+    assert e["iterations"] == e["completed"] - (e["threads"] - 1) > 0, e
 # One repetition: no spread and no interval claimed (there was a 0 and a zero-width one).
 for e in d["benchmarks"]:
     if e.get("aggregate_name") == "median":
