@@ -478,8 +478,10 @@ def _consistency_problems(doc: dict) -> list[str]:
 
 # The fields that say which configuration an entry measured (not what it measured): every
 # entry of one run_name must agree on them, or the scripts, which group by run_name, would
-# pool two configurations' repetitions into one figure.
-CONFIG_FIELDS = ("suite", "queue", "cores", "relation", "repetitions", "time_unit", "msg_bytes",
+# pool two configurations' repetitions into one figure. Not `repetitions`: a repetition says
+# how many were asked for, an aggregate how many valid ones it is made of (fewer after an
+# invalid repetition or an interrupted run).
+CONFIG_FIELDS = ("suite", "queue", "cores", "relation", "time_unit", "msg_bytes",
                  "capacity", "batch", "oversubscribed", "design", "write_fraction", "polling",
                  "virtual_cores", "receiver_state", "offered_fraction")
 _ABSENT = object()
