@@ -1754,6 +1754,11 @@ def _signals_held():
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
+class KeptAside(OSError):
+    """A move into DIR failed and so did undoing it: the earlier report's files that could
+    not go back are in `filename` (tmp/.replaced), which must then not be removed."""
+
+
 def _move_all_in(tmp: str, outdir: str, names: list) -> None:
     """Moves the files `names` from tmp into outdir, all or none: each file of the same
     name already there is first set aside in tmp/.replaced, and if any move fails the ones
@@ -1775,7 +1780,8 @@ def _move_all_in(tmp: str, outdir: str, names: list) -> None:
                 os.replace(dst, os.path.join(aside, name))
             done.append((name, had))
             os.replace(os.path.join(tmp, name), dst)
-    except BaseException:
+    except BaseException as e:
+        undone = True
         for name, had in reversed(done):
             dst = os.path.join(outdir, name)
             try:
@@ -1784,8 +1790,12 @@ def _move_all_in(tmp: str, outdir: str, names: list) -> None:
                 if had:
                     os.replace(os.path.join(aside, name), dst)
             except OSError:
-                pass  # the first error is the one to report
-        raise
+                undone = False  # go on: put back what can be
+        if undone:
+            raise
+        first = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise KeptAside(errno.EIO, f"{first}, and undoing the moves failed too: the earlier "
+                                   f"report's files not back in place are kept here", aside) from e
 
 
 def write_report(inputs: list, outdir: str, known_fields: set, mutants=None) -> list:
@@ -1836,10 +1846,12 @@ def write_report(inputs: list, outdir: str, known_fields: set, mutants=None) -> 
             with _signals_held():
                 _raise_if_stopped()
                 _move_all_in(tmp, outdir_abs, names)
-            # The files the report replaced. The report is in: a failure here is not its.
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        if tmp is not None:
+                # The files the report replaced; within the held signals, so that a stop
+                # cannot leave half of them behind. The report is in: a failure here is not
+                # its.
+                shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException as e:
+        if tmp is not None and not isinstance(e, KeptAside):
             shutil.rmtree(tmp, ignore_errors=True)
         for d in created:  # deepest first
             try:

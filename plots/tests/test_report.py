@@ -379,6 +379,40 @@ class ReportTest(unittest.TestCase):
         self.assertGreaterEqual(len(moves), 3)
         self.assertEqual(self._changed(before, self._snapshot(out)), [], "the earlier report changed")
 
+    def test_a_failed_undo_keeps_the_earlier_files(self):
+        # The third move fails, and so does putting the first earlier file back: that file
+        # must not go with the temporary directory. It stays in .replaced, which the one
+        # line names; every earlier file is in DIR or there, unchanged.
+        new_src, out, before = self._two_reports()
+        real_replace, calls = os.replace, []
+
+        def replace(src, dst, *args, **kwargs):
+            src, dst = os.path.abspath(src), os.path.abspath(dst)
+            into_out = os.path.dirname(dst) == out
+            from_aside = os.path.basename(os.path.dirname(src)) == ".replaced"
+            if into_out and not from_aside:
+                calls.append(dst)
+                if len(calls) == 3:
+                    raise PermissionError(1, "Operation not permitted", dst)
+            if into_out and from_aside and os.path.basename(src) == os.path.basename(calls[0]):
+                raise OSError(16, "Device or resource busy", dst)
+            return real_replace(src, dst, *args, **kwargs)
+
+        with mock.patch("os.replace", replace):
+            status, stdout, stderr = run_in_process(new_src, "-o", out)
+        self.assertEqual(status, 2, stderr)
+        self.assertEqual(stdout, "")
+        self.assertEqual(len(stderr.strip().splitlines()), 1, stderr)
+        self.assertIn(".replaced", stderr)
+        self.assertIn("Operation not permitted", stderr)
+        temps = [n for n in os.listdir(out) if n.startswith(".")]
+        self.assertEqual(len(temps), 1, temps)
+        aside = os.path.join(out, temps[0], ".replaced")
+        kept = {**self._snapshot(aside), **{n: v for n, v in self._snapshot(out).items()
+                                            if not n.startswith(".")}}
+        self.assertEqual(self._changed(before, kept), [], "an earlier file was lost")
+        self.assertIn(os.path.basename(calls[0]), os.listdir(aside))
+
     def test_a_directory_in_the_way_is_refused_before_anything_moves(self):
         # A directory named like one of the report's files: os.replace cannot put a file
         # over it, and setting it aside would delete what it holds. Refused, nothing moved.
