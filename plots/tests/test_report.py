@@ -361,13 +361,26 @@ class ReportTest(unittest.TestCase):
         # before it: the earlier report whole, one line, status 2. Before, the files moved
         # before the failing one stayed: half the new report beside half the old.
         new_src, out, before = self._two_reports()
+        self._report_with_a_failing_move(new_src, out, undo_fails=False)
+        self.assertEqual(self._changed(before, self._snapshot(out)), [], "the earlier report changed")
+
+    def _report_with_a_failing_move(self, new_src, out, undo_fails):
+        """Writes new_src's report into out with the third move into it failing (EPERM) and,
+        if undo_fails, putting the first earlier file back failing too (EBUSY); checks the
+        refusal (one line, status 2) and returns the moves into out, in order."""
         real_replace, moves = os.replace, []
 
         def replace(src, dst, *args, **kwargs):
-            if os.path.dirname(os.path.abspath(dst)) == out:  # a move into the report
+            src, dst = os.path.abspath(src), os.path.abspath(dst)
+            into_out = os.path.dirname(dst) == out
+            from_aside = os.path.basename(os.path.dirname(src)) == ".replaced"
+            if into_out and not from_aside:
                 moves.append(dst)
                 if len(moves) == 3:
                     raise PermissionError(1, "Operation not permitted", dst)
+            if undo_fails and into_out and from_aside and \
+                    os.path.basename(src) == os.path.basename(moves[0]):
+                raise OSError(16, "Device or resource busy", dst)
             return real_replace(src, dst, *args, **kwargs)
 
         with mock.patch("os.replace", replace):
@@ -377,34 +390,15 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(len(stderr.strip().splitlines()), 1, stderr)
         self.assertIn("Operation not permitted", stderr)
         self.assertGreaterEqual(len(moves), 3)
-        self.assertEqual(self._changed(before, self._snapshot(out)), [], "the earlier report changed")
+        self.assertEqual(".replaced" in stderr, undo_fails, stderr)
+        return moves
 
     def test_a_failed_undo_keeps_the_earlier_files(self):
         # The third move fails, and so does putting the first earlier file back: that file
         # must not go with the temporary directory. It stays in .replaced, which the one
         # line names; every earlier file is in DIR or there, unchanged.
         new_src, out, before = self._two_reports()
-        real_replace, calls = os.replace, []
-
-        def replace(src, dst, *args, **kwargs):
-            src, dst = os.path.abspath(src), os.path.abspath(dst)
-            into_out = os.path.dirname(dst) == out
-            from_aside = os.path.basename(os.path.dirname(src)) == ".replaced"
-            if into_out and not from_aside:
-                calls.append(dst)
-                if len(calls) == 3:
-                    raise PermissionError(1, "Operation not permitted", dst)
-            if into_out and from_aside and os.path.basename(src) == os.path.basename(calls[0]):
-                raise OSError(16, "Device or resource busy", dst)
-            return real_replace(src, dst, *args, **kwargs)
-
-        with mock.patch("os.replace", replace):
-            status, stdout, stderr = run_in_process(new_src, "-o", out)
-        self.assertEqual(status, 2, stderr)
-        self.assertEqual(stdout, "")
-        self.assertEqual(len(stderr.strip().splitlines()), 1, stderr)
-        self.assertIn(".replaced", stderr)
-        self.assertIn("Operation not permitted", stderr)
+        calls = self._report_with_a_failing_move(new_src, out, undo_fails=True)
         temps = [n for n in os.listdir(out) if n.startswith(".")]
         self.assertEqual(len(temps), 1, temps)
         aside = os.path.join(out, temps[0], ".replaced")
