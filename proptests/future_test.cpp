@@ -38,6 +38,23 @@ TEST(future, ready_continuation_runs_inline_exactly_once) {
     EXPECT_EQ(runs, 1);
 }
 
+// co_await on a future with no state (moved from) fails the coroutine with
+// logic_error, as get() on it throws; before, it suspended on a null state
+// and crashed. wait_available on one does not suspend either.
+TEST(future, awaiting_a_moved_from_future_fails_instead_of_crashing) {
+    future<int> f = make_ready_future<int>(1);
+    future<int> g = std::move(f);
+    auto c = [](future<int>& empty) -> future<int> { co_return co_await std::move(empty); }(f);
+    rt::run_tasks();
+    ASSERT_TRUE(c.available());
+    EXPECT_THROW(c.get(), std::logic_error);
+    auto w = [](future<int>& empty) -> future<> { co_await rt::wait_available(empty); }(f);
+    rt::run_tasks();
+    ASSERT_TRUE(w.available());
+    w.get();
+    EXPECT_EQ(g.get(), 1);
+}
+
 TEST(future, pending_continuation_runs_once_as_a_task) {
     int runs = 0;
     promise<int> p;

@@ -57,7 +57,8 @@ public:
 };
 
 // Failed futures destroyed without their exception ever being looked at,
-// process-wide. Reported by the reactor at shutdown and by tests.
+// process-wide. Nothing prints it: a program (or a test) reads it, e.g.
+// before and after smp::run().
 std::uint64_t unhandled_failures() noexcept;
 namespace detail {
 void count_unhandled_failure(const std::exception_ptr& ex) noexcept;
@@ -439,7 +440,9 @@ public:
     }
 
     // Coroutine support: `co_await fut` inside a coroutine returning future<U>.
-    bool await_ready() const noexcept { return available(); }
+    // A future with no state (moved from) is "ready": await_resume's get()
+    // then throws logic_error, as get() does, instead of suspending on nothing.
+    bool await_ready() const noexcept { return !valid() || available(); }
     template <class P>
     void await_suspend(std::coroutine_handle<P> h) {
         resume_when_available(h);
@@ -560,7 +563,7 @@ future<T> make_exception_future(std::exception_ptr ex) noexcept {
 template <class T>
 struct available_awaiter {
     future<T>& f;
-    bool await_ready() const noexcept { return f.available(); }
+    bool await_ready() const noexcept { return !f.valid() || f.available(); }  // as future's
     template <class P>
     void await_suspend(std::coroutine_handle<P> h) {
         f.resume_when_available(h);
