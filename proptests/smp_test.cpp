@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "qmesh/queues/inbox_ring.hpp"
+#include "qmesh/runtime/combinators.hpp"
 #include "qmesh/runtime/smp.hpp"
 #include "qmesh/runtime/topology.hpp"
 #include "mutants.hpp"
@@ -389,6 +390,57 @@ TEST(smp, a_nested_cycle_in_one_submit_group_deadlocks_on_its_window) {
 // Stuck with nothing held: run()'s function waits on a future whose
 // promise nothing will ever fulfil (it outlives the mesh, leaked: breaking
 // it would run run()'s continuation after run() has gone).
+// The local short-cut keeps a coroutine function alive until its future
+// resolves, as the remote path's request does: the closure below is a
+// temporary of its statement, and the coroutine reads its capture after a
+// suspension (a round trip to core 1). Before, the temporary died at the end
+// of the statement: the read gave 0 or garbage (ASan: stack-use-after-scope).
+TEST(smp, a_coroutine_submitted_to_its_own_core_keeps_its_captures) {
+    auto cfg = two_cores(8, 8);
+    std::atomic<bool> abort{false};
+    cfg.abort = &abort;
+    bench::watchdog dog(abort, std::chrono::minutes(1));
+    rt::smp<ff_ring_kind> mesh(cfg);
+    const std::size_t got = mesh.run([&]() -> rt::future<std::size_t> {
+        auto f = mesh.submit_to(0, [&mesh, s = std::string(64, 'x')]() -> rt::future<std::size_t> {
+            co_await mesh.submit_to(1, [] {});
+            co_return s.size();
+        });
+        co_return co_await std::move(f);
+    });
+    EXPECT_EQ(got, 64u);
+}
+
+// A loop whose body is always ready gives its core back now and then, so a
+// loop that waits for a reply sees it come: the reactor polls between tasks.
+// Before, repeat and do_until never suspended on a ready body and ran as one
+// endless task; the bound on the spins (about a second of them) turns that
+// hang into a failure.
+TEST(smp, a_loop_of_ready_iterations_lets_its_reactor_poll) {
+    auto cfg = two_cores(8, 8);
+    std::atomic<bool> abort{false};
+    cfg.abort = &abort;
+    bench::watchdog dog(abort, std::chrono::minutes(1));
+    rt::smp<ff_ring_kind> mesh(cfg);
+    constexpr std::uint64_t give_up = 200'000'000;
+    std::uint64_t spins_repeat = 0, spins_until = 0;
+    mesh.run([&]() -> rt::future<> {
+        bool arrived = false;
+        auto reply = mesh.submit_to(1, [] { return 1; }).then([&](int) { arrived = true; });
+        co_await rt::repeat([&] {
+            return arrived || ++spins_repeat == give_up ? rt::stop_iteration::yes : rt::stop_iteration::no;
+        });
+        co_await std::move(reply);
+        arrived = false;
+        reply = mesh.submit_to(1, [] { return 2; }).then([&](int) { arrived = true; });
+        co_await rt::do_until([&] { return arrived || spins_until == give_up; },
+                              [&] { ++spins_until; return rt::make_ready_future<>(); });
+        co_await std::move(reply);
+    });
+    EXPECT_LT(spins_repeat, give_up);
+    EXPECT_LT(spins_until, give_up);
+}
+
 TEST(smp, a_future_nothing_can_fulfil_is_a_deadlock) {
 #if defined(__SANITIZE_ADDRESS__)
     GTEST_SKIP() << "a stuck mesh leaks what it holds by design; LeakSanitizer would report it";

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "qmesh/runtime/future.hpp"
+#include "qmesh/runtime/task.hpp"
 
 namespace qmesh::rt {
 
@@ -85,22 +86,65 @@ auto when_all_succeed(std::vector<future<T>> fs)
     }
 }
 
+// later(): a future fulfilled by a task scheduled now, so whatever is queued
+// before it runs first and, on a reactor, the task quota lets the reactor
+// poll its queues before it resolves. (Seastar's later(), now yield().)
+inline future<> later() {
+    promise<> p;
+    future<> f = p.get_future();
+    schedule_fn([p = std::move(p)]() mutable { p.set_value(); });
+    return f;
+}
+
 enum class stop_iteration : bool { no = false, yes = true };
+
+// A loop whose body is ready at once never suspends (co_await on a ready
+// future goes straight on), so it would run as one endless task: nothing
+// else on its core, no poll, and a loop that waits for a reply never sees
+// it. repeat and do_until give the core back (later()) after this many
+// ready iterations in a row, as Seastar's repeat does when need_preempt().
+inline constexpr unsigned loop_yield_every = 256;
+
+namespace detail {
+// Counts a loop's ready iterations in a row: says when to give the core back.
+class loop_pacer {
+public:
+    bool should_yield(bool was_ready) noexcept {
+        if (!was_ready) {
+            ready_in_a_row_ = 0;  // it suspended: the core had its turn
+            return false;
+        }
+        if (++ready_in_a_row_ < loop_yield_every) return false;
+        ready_in_a_row_ = 0;
+        return true;
+    }
+
+private:
+    unsigned ready_in_a_row_ = 0;
+};
+}  // namespace detail
 
 // repeat(f): calls f() (returning stop_iteration or a future of it) until it
 // says yes.
 template <class F>
 future<> repeat(F f) {
-    for (;;) {
-        const stop_iteration s = co_await futurize_invoke(f);
-        if (s == stop_iteration::yes) co_return;
+    for (detail::loop_pacer pace;;) {
+        auto fut = futurize_invoke(f);
+        const bool was_ready = fut.available();
+        if (co_await std::move(fut) == stop_iteration::yes) co_return;
+        if (pace.should_yield(was_ready)) co_await later();
     }
 }
 
 // do_until(stop, f): while !stop(), waits for f().
 template <class Stop, class F>
 future<> do_until(Stop stop, F f) {
-    while (!stop()) co_await futurize_invoke(f);
+    for (detail::loop_pacer pace; !stop();) {
+        auto fut = futurize_invoke(f);
+        const bool was_ready = fut.available();
+        co_await std::move(fut);
+        if (pace.should_yield(was_ready)) co_await later();
+    }
 }
 
 // parallel_for_each(range, f): starts f(x) for every element at once, then

@@ -624,7 +624,21 @@ public:
         core_state& cs = state(static_cast<unsigned>(me));
         // Refused once the stop is seen, the local short-cut included.
         if (cs.stopping_seen) return make_exception_future<typename Fut::value_type>(smp_stopping{});
-        if (static_cast<unsigned>(me) == core) return futurize_invoke(fn);  // local short-cut
+        if (static_cast<unsigned>(me) == core) {  // local short-cut: fn runs here, now
+            if constexpr (is_future<std::invoke_result_t<std::decay_t<F>&>>::value) {
+                // A coroutine lambda's frame reaches its captures through the
+                // closure, which must outlive every suspension: the caller's
+                // may be a temporary. The remote path's request keeps fn until
+                // the reply; here a copy on the heap is kept until the future
+                // resolves (as do_with keeps its function).
+                auto held = std::make_unique<std::decay_t<F>>(std::forward<F>(fn));
+                Fut f = futurize_invoke(*held);
+                if (f.available()) return f;
+                return std::move(f).finally([held = std::move(held)] {});
+            } else {
+                return futurize_invoke(fn);  // nothing suspends: nothing to keep
+            }
+        }
         auto* item = new detail::async_work_item<std::decay_t<F>>(std::forward<F>(fn));
         item->from = static_cast<std::uint16_t>(me);
         item->to = static_cast<std::uint16_t>(core);
