@@ -257,7 +257,7 @@ def main(argv=None) -> int:
     ca, cb = doc_a["context"], doc_b["context"]
     # --quick runs fewer keys, turns and messages under the same run_names: a comparison
     # with a full run would judge the workload, not the code.
-    if bool(ca["quick"]) != bool(cb["quick"]) and not args.allow_quick_mismatch:
+    if ca["quick"] != cb["quick"] and not args.allow_quick_mismatch:
         quick, full = (args.a, args.b) if ca["quick"] else (args.b, args.a)
         return qr.fail(PROG, f"{quick}: a --quick run, and {full} is not: their workloads "
                              f"differ under the same run_names (--allow-quick-mismatch to "

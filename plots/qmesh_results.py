@@ -555,24 +555,26 @@ def quiet_sigpipe() -> None:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
-class _Stopped(BaseException):
-    """SIGTERM or SIGHUP, raised in the main thread by run_interruptible's handler."""
+class Interrupted(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds like KeyboardInterrupt (a BaseException too, so no
+    `except Exception` on the way swallows it), and what a script had half written goes."""
 
     def __init__(self, signum: int):
         super().__init__(signum)
         self.signum = signum
 
 
-def run_interruptible(prog: str, main: Callable[[], int]) -> int:
+def run_interruptible(prog: str, main: Callable[[], int], install_handlers: bool = True) -> int:
     """main(), with a stop (Ctrl-C, kill, a closed terminal) said in one line instead of a
-    traceback: exit status 128 + the signal. For the scripts that write nothing (report.py,
-    which does, cleans up its own way)."""
+    traceback: exit status 128 + the signal. SIGTERM and SIGHUP raise Interrupted, by handlers
+    installed here unless install_handlers is False (report.py installs its own, which also
+    note the signal for its cleanup)."""
     import signal
 
     def stop(signum, _frame):
-        raise _Stopped(signum)
+        raise Interrupted(signum)
     installed = {}
-    for name in ("SIGTERM", "SIGHUP"):
+    for name in ("SIGTERM", "SIGHUP") if install_handlers else ():
         sig = getattr(signal, name, None)
         if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:
             installed[sig] = signal.signal(sig, stop)
@@ -580,7 +582,7 @@ def run_interruptible(prog: str, main: Callable[[], int]) -> int:
         return main()
     except KeyboardInterrupt:
         signum = signal.SIGINT
-    except _Stopped as e:
+    except Interrupted as e:
         signum = e.signum
     finally:
         for sig, old in installed.items():

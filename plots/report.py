@@ -771,8 +771,7 @@ def pingpong_percentile_curves(pp_runs: list, foot: str, suite: str = "pingpong"
     with_cores = len({r.cores for r, _ in rows}) > 1
     # submit runs each queue under both polling strategies: one label each, or two curves
     # would share one name in the legend.
-    pollings = {qr.text_param(r, "polling") for r, _ in rows}
-    with_polling = len(pollings) > 1
+    with_polling = len({qr.text_param(r, "polling") for r, _ in rows}) > 1
     fig, ax = _new_figure(8.5, 5.0)
     for index, (r, pts) in enumerate(rows):
         st = _series_style(index)
@@ -1725,15 +1724,6 @@ def build_mutants_section(path: str, mdoc: dict, tmp: str) -> Section:
     return sec
 
 
-class Interrupted(BaseException):
-    """SIGTERM or SIGHUP arrived: unwinds like KeyboardInterrupt (a BaseException too, so no
-    `except Exception` on the way swallows it), and the temporary directory is removed."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
 _STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP")
                       if hasattr(signal, n))
 
@@ -1885,7 +1875,7 @@ _stop_seen: Optional[int] = None
 
 def _stop_exception(signum: int) -> BaseException:
     """What a stop signal raises: KeyboardInterrupt for SIGINT, as Python's own handler."""
-    return KeyboardInterrupt() if signum == signal.SIGINT else Interrupted(signum)
+    return KeyboardInterrupt() if signum == signal.SIGINT else qr.Interrupted(signum)
 
 
 def _on_stop_signal(signum, frame):
@@ -1902,7 +1892,7 @@ def _raise_if_stopped() -> None:
 
 @contextlib.contextmanager
 def _stop_signals_raise():
-    """SIGTERM and SIGHUP (where not ignored) raise Interrupted in the block, as SIGINT raises
+    """SIGTERM and SIGHUP (where not ignored) raise qr.Interrupted in the block, as SIGINT raises
     KeyboardInterrupt: a run stopped by kill or a closed terminal then removes what it had
     written, instead of dying with its temporary directory left behind."""
     global _stop_seen
@@ -1926,18 +1916,9 @@ def _stop_signals_raise():
 
 
 def main(argv=None) -> int:
-    """_main(), with an interruption said in one line (exit status 128 + the signal)."""
-    try:
-        return _main(argv)
-    except KeyboardInterrupt:
-        return _interrupted(signal.SIGINT)
-    except Interrupted as e:
-        return _interrupted(e.signum)
-
-
-def _interrupted(signum: int) -> int:
-    print(f"{PROG}: interrupted by {signal.Signals(signum).name}", file=sys.stderr)
-    return 128 + signum
+    """_main(), with an interruption said in one line (exit status 128 + the signal); the
+    handlers are _stop_signals_raise's, installed around the writing only."""
+    return qr.run_interruptible(PROG, lambda: _main(argv), install_handlers=False)
 
 
 def _main(argv=None) -> int:
