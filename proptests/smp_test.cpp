@@ -387,9 +387,6 @@ TEST(smp, a_nested_cycle_in_one_submit_group_deadlocks_on_its_window) {
 #endif
 }
 
-// Stuck with nothing held: run()'s function waits on a future whose
-// promise nothing will ever fulfil (it outlives the mesh, leaked: breaking
-// it would run run()'s continuation after run() has gone).
 // The local short-cut keeps a coroutine function alive until its future
 // resolves, as the remote path's request does: the closure below is a
 // temporary of its statement, and the coroutine reads its capture after a
@@ -441,6 +438,9 @@ TEST(smp, a_loop_of_ready_iterations_lets_its_reactor_poll) {
     EXPECT_LT(spins_until, give_up);
 }
 
+// Stuck with nothing held: run()'s function waits on a future whose
+// promise nothing will ever fulfil (it outlives the mesh, leaked: breaking
+// it would run run()'s continuation after run() has gone).
 TEST(smp, a_future_nothing_can_fulfil_is_a_deadlock) {
 #if defined(__SANITIZE_ADDRESS__)
     GTEST_SKIP() << "a stuck mesh leaks what it holds by design; LeakSanitizer would report it";

@@ -563,7 +563,7 @@ future<T> make_exception_future(std::exception_ptr ex) noexcept {
 template <class T>
 struct available_awaiter {
     future<T>& f;
-    bool await_ready() const noexcept { return !f.valid() || f.available(); }  // as future's
+    bool await_ready() const noexcept { return f.await_ready(); }
     template <class P>
     void await_suspend(std::coroutine_handle<P> h) {
         f.resume_when_available(h);
