@@ -1,4 +1,5 @@
 // Runtime properties of futures, promises and continuations on one core.
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
@@ -7,6 +8,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
@@ -161,6 +163,95 @@ TEST(future, unobserved_failure_is_counted) {
         EXPECT_THROW(f.get(), std::runtime_error);
     }
     EXPECT_EQ(rt::unhandled_failures(), before + 1);
+}
+
+// What the capturing handler below was given (one thread: the test's).
+std::vector<std::string>& handed() {
+    static std::vector<std::string> v;
+    return v;
+}
+void capture_failure(const std::exception_ptr& ex) noexcept {
+    try {
+        std::rethrow_exception(ex);
+    } catch (const std::exception& e) {
+        handed().emplace_back(e.what());
+    } catch (...) {
+        handed().emplace_back("?");
+    }
+}
+
+// Each unobserved failure reaches the handler once, with its exception, on
+// the thread that dropped it; failures someone looked at (or ignored on
+// purpose) never do.
+TEST(future, each_unobserved_failure_is_handed_to_the_handler_with_its_exception) {
+    handed().clear();
+    const auto previous = rt::set_unhandled_failure_handler(&capture_failure);
+    const auto before = rt::unhandled_failures();
+    const auto local_before = rt::local_unhandled_failures();
+    { auto f = make_exception_future<int>(std::runtime_error("dropped")); }
+    {
+        auto f = make_exception_future<int>(std::runtime_error("looked at"));
+        EXPECT_THROW(f.get(), std::runtime_error);
+    }
+    make_exception_future<>(std::runtime_error("ignored on purpose")).ignore_ready_future();
+    {
+        // A promise that dies unfulfilled breaks its future; dropping that
+        // future unlooked-at is an unhandled failure too.
+        future<int> g = [] {
+            promise<int> p;
+            return p.get_future();
+        }();
+    }
+    // A pending future dropped is no failure: nobody can fail it any more.
+    {
+        promise<int> p;
+        auto f = p.get_future();
+        (void)f;
+    }
+    EXPECT_EQ(rt::set_unhandled_failure_handler(previous), &capture_failure);
+    EXPECT_EQ(rt::unhandled_failures(), before + 2);
+    EXPECT_EQ(rt::local_unhandled_failures(), local_before + 2);
+    EXPECT_EQ(handed(), (std::vector<std::string>{"dropped", rt::broken_promise{}.what()}));
+}
+
+TEST(future, ignore_ready_future_drops_a_ready_outcome_and_refuses_a_pending_one) {
+    const auto before = rt::unhandled_failures();
+    make_ready_future<int>(1).ignore_ready_future();
+    auto f = make_exception_future<int>(std::runtime_error("on purpose"));
+    f.ignore_ready_future();
+    EXPECT_FALSE(f.valid());
+    promise<int> p;
+    auto g = p.get_future();
+    EXPECT_THROW(g.ignore_ready_future(), std::logic_error);
+    EXPECT_TRUE(g.valid());
+    p.set_exception(std::runtime_error("later"));
+    EXPECT_THROW(g.get(), std::runtime_error);
+    EXPECT_EQ(rt::unhandled_failures(), before);
+}
+
+// The default handler prints the first 16 of the process, each with its
+// what(), then one line, then nothing. Run in a fresh process (threadsafe
+// death-test style re-executes the binary): the limit is process-wide.
+TEST(future, the_default_handler_prints_the_first_sixteen_then_one_line) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(
+        {
+            ::testing::internal::CaptureStderr();
+            for (int i = 0; i < 20; ++i)
+                (void)make_exception_future<>(std::runtime_error("drop #" + std::to_string(i) + ";"));
+            const std::string err = ::testing::internal::GetCapturedStderr();
+            bool ok = rt::unhandled_failures() == 20;
+            for (int i = 0; i < 20; ++i)
+                ok = ok && (err.find("drop #" + std::to_string(i) + ";") != std::string::npos) == (i < 16);
+            const auto more = err.find("more failed futures");
+            ok = ok && more != std::string::npos && err.find("more failed futures", more + 1) == std::string::npos;
+            // Each printed line names what happened.
+            ok = ok && err.find("a failed future was dropped without anyone looking at its exception: drop #0;\n") !=
+                           std::string::npos;
+            std::fputs(err.c_str(), stdout);  // for the log, if it fails
+            std::_Exit(ok ? 0 : 3);
+        },
+        ::testing::ExitedWithCode(0), "");
 }
 
 TEST(future, finally_runs_on_both_paths) {

@@ -408,6 +408,36 @@ TEST(smp, a_coroutine_submitted_to_its_own_core_keeps_its_captures) {
     EXPECT_EQ(got, 64u);
 }
 
+// A failed future dropped on a reactor is counted for that reactor's run,
+// and reported (the default handler prints it; here a counting one stands
+// in, so that it is checked to run on the dropping core).
+std::atomic<int> dropped_on_core{-1};
+void note_core(const std::exception_ptr&) noexcept { dropped_on_core = rt::this_core(); }
+
+TEST(smp, a_failure_dropped_on_a_reactor_is_counted_for_its_core) {
+    auto cfg = two_cores(8, 8);
+    std::atomic<bool> abort{false};
+    cfg.abort = &abort;
+    bench::watchdog dog(abort, std::chrono::minutes(1));
+    rt::smp<ff_ring_kind> mesh(cfg);
+    const auto previous = rt::set_unhandled_failure_handler(&note_core);
+    mesh.run([&]() -> rt::future<> {
+        co_await mesh.submit_to(1, [] { (void)rt::make_exception_future<>(std::runtime_error("nobody looks")); });
+        // Looked at on core 0: not counted.
+        try {
+            co_await mesh.submit_to(1, [] { throw std::runtime_error("looked at"); });
+        } catch (const std::runtime_error&) {
+        }
+    });
+    rt::set_unhandled_failure_handler(previous);
+    EXPECT_EQ(mesh.core_stats(0).unhandled_failures, 0u);
+    EXPECT_EQ(mesh.core_stats(1).unhandled_failures, 1u);
+    EXPECT_EQ(mesh.core_totals().unhandled_failures, 1u);
+    EXPECT_EQ(dropped_on_core.load(), 1);
+    EXPECT_EQ(bench::dropped_failures_error(mesh),
+              "1 failed future was dropped unobserved on the reactors (first ones printed on stderr)");
+}
+
 // A loop whose body is always ready gives its core back now and then, so a
 // loop that waits for a reply sees it come: the reactor polls between tasks.
 // Before, repeat and do_until never suspended on a ready body and ran as one

@@ -463,6 +463,7 @@ kv_result measure_kv_sharded(const kv_params& p) {
     d::summarise(r, x.stats);
     r.cpu_share = mesh.cpu_share();
     r.error = d::count_error(r, w);
+    if (r.error.empty()) r.error = dropped_failures_error(mesh);
     if (r.error.empty()) {
         std::uint64_t stored_keys = 0;
         for (const auto& s : x.shards) stored_keys += s->size();

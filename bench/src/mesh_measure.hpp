@@ -182,6 +182,9 @@ mesh_result measure_mesh(const mesh_params& p) {
         r.error = "exactly-once violated: expected " + std::to_string(expected) + " submissions, " +
                   std::to_string(r.executed) + " ran, " + std::to_string(r.totals.completed) + " completed, " +
                   std::to_string(wrong) + " wrong replies";
+    } else if (std::string e = dropped_failures_error(mesh); !e.empty()) {
+        r.ok = false;
+        r.error = std::move(e);
     }
     return r;
 }

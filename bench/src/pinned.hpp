@@ -62,6 +62,17 @@ struct run_outcome {
     double cpu_share = 1.0;
 };
 
+// Why a mesh run that drained is still not a valid measurement: its
+// reactors dropped failed futures unobserved (a request or continuation
+// failed and nobody saw it), or "" if none did. M is an rt::smp after run().
+template <class M>
+std::string dropped_failures_error(const M& mesh) {
+    const std::uint64_t n = mesh.core_totals().unhandled_failures;
+    if (n == 0) return {};
+    return std::to_string(n) + " failed future" + (n == 1 ? " was" : "s were") +
+           " dropped unobserved on the reactors (first ones printed on stderr)";
+}
+
 // Entries whose cpu_share is below this are flagged (a context warning).
 inline constexpr double low_cpu_share = 0.9;
 

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "measure.hpp"
+#include "pinned.hpp"
 #include "qmesh/runtime/smp.hpp"
 
 namespace qmesh::bench {
@@ -59,6 +60,10 @@ latency_result measure_submit(unsigned a, unsigned b, const latency_params& p, r
     }
     dog.stop();
     o.cpu_share = mesh.cpu_share();
+    if (o.ok) {
+        o.error = dropped_failures_error(mesh);
+        o.ok = o.error.empty();
+    }
     return summarise(h, o);
 }
 

@@ -78,6 +78,13 @@ struct pool_drain {
 // Written by any core whose failed future dies unobserved; read by reports.
 // Relaxed: a statistic, nothing is published through it.
 std::atomic<std::uint64_t> g_unhandled{0};
+thread_local std::uint64_t tl_unhandled = 0;
+// Relaxed: the handler is a plain function; installing one publishes
+// nothing else (a handler that needs state synchronizes it itself).
+std::atomic<unhandled_failure_handler> g_handler{&print_unhandled_failure};
+// How many the default handler has been given (it prints the first few).
+std::atomic<std::uint64_t> g_printed{0};
+constexpr std::uint64_t printed_max = 16;
 }  // namespace
 
 void detail::pool_register() noexcept {
@@ -88,9 +95,39 @@ void detail::pool_register() noexcept {
 }
 
 std::uint64_t unhandled_failures() noexcept { return g_unhandled.load(std::memory_order_relaxed); }
+std::uint64_t local_unhandled_failures() noexcept { return tl_unhandled; }
 
-void detail::count_unhandled_failure(const std::exception_ptr&) noexcept {
+unhandled_failure_handler set_unhandled_failure_handler(unhandled_failure_handler h) noexcept {
+    return g_handler.exchange(h != nullptr ? h : &print_unhandled_failure, std::memory_order_relaxed);
+}
+
+void print_unhandled_failure(const std::exception_ptr& ex) noexcept {
+    const std::uint64_t k = g_printed.fetch_add(1, std::memory_order_relaxed);
+    if (k > printed_max) return;
+    if (k == printed_max) {
+        std::fputs("qmesh: more failed futures were dropped unobserved: counted (unhandled_failures()), not printed\n",
+                   stderr);
+        return;
+    }
+    // One line each (fprintf writes it whole; stderr is unbuffered).
+    const char* prefix = "qmesh: a failed future was dropped without anyone looking at its exception";
+    if (!ex) {  // a promise failed with a null exception_ptr
+        std::fprintf(stderr, "%s (a null exception)\n", prefix);
+        return;
+    }
+    try {
+        std::rethrow_exception(ex);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: %s\n", prefix, e.what());
+    } catch (...) {
+        std::fprintf(stderr, "%s (not a std::exception)\n", prefix);
+    }
+}
+
+void detail::count_unhandled_failure(const std::exception_ptr& ex) noexcept {
     g_unhandled.fetch_add(1, std::memory_order_relaxed);
+    ++tl_unhandled;
+    g_handler.load(std::memory_order_relaxed)(ex);
 }
 
 }  // namespace qmesh::rt

@@ -18,7 +18,8 @@
 // co_await in it, so awaiting allocates nothing.
 // A state that ends `failed` without anyone having looked at the exception
 // (get(), then_wrapped, handle_exception, a co_await, or a continuation that
-// propagated it) is counted in unhandled_failures() when it is destroyed.
+// propagated it) is counted in unhandled_failures() and reported when it is
+// destroyed (see below), unless it was dropped with ignore_ready_future().
 //
 // A state is usually a block of its own (from the core's pool); the request
 // of a submit_to carries its future's state instead (smp.hpp), so that a
@@ -56,10 +57,23 @@ public:
     broken_promise() : std::logic_error("qmesh: broken promise (destroyed without a value)") {}
 };
 
-// Failed futures destroyed without their exception ever being looked at,
-// process-wide. Nothing prints it: a program (or a test) reads it, e.g.
-// before and after smp::run().
+// A failed future destroyed without its exception ever being looked at (nor
+// dropped on purpose with ignore_ready_future) is a bug in the program.
+// Each one is counted, process-wide and per thread, and handed to the
+// unhandled-failure handler on the thread that dropped it. The default
+// handler prints the first 16 of the process on stderr, each with its
+// exception's what(), then one line saying the rest are only counted. smp
+// records each reactor's count for its run (core_counters).
 std::uint64_t unhandled_failures() noexcept;
+// This thread's count: what a reactor reads before and after its loop.
+std::uint64_t local_unhandled_failures() noexcept;
+// Called once per unobserved failed future, on the thread that destroyed it,
+// from inside a destructor: it must not throw. Any thread may call it.
+using unhandled_failure_handler = void (*)(const std::exception_ptr&) noexcept;
+// Installs h (null: the default) and returns the handler it replaces.
+unhandled_failure_handler set_unhandled_failure_handler(unhandled_failure_handler h) noexcept;
+// The default: prints as described above.
+void print_unhandled_failure(const std::exception_ptr& ex) noexcept;
 namespace detail {
 void count_unhandled_failure(const std::exception_ptr& ex) noexcept;
 }
@@ -338,6 +352,17 @@ public:
         auto ex = s->take_exception();
         detail::release(s);
         return ex;
+    }
+
+    // Drops an available future's outcome, value or exception, on purpose:
+    // a failure dropped this way is not an unhandled one. Throws
+    // std::logic_error on a pending future (nothing to ignore yet; its
+    // outcome would still arrive and be reported).
+    void ignore_ready_future() {
+        if (!available())
+            throw std::logic_error("qmesh: ignore_ready_future() on a future that is not available");
+        if (failed()) (void)get_exception();
+        else detail::release(std::exchange(s_, nullptr));
     }
 
     // then(f): f receives the value; the returned future holds f's result

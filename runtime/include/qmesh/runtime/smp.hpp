@@ -196,6 +196,7 @@ struct core_counters {
     std::uint64_t wakeups = 0;     // futex wake calls it made for parked cores
     std::uint64_t cpu_ns = 0;      // CPU time the reactor's thread used in its loop
     std::uint64_t wall_ns = 0;     // wall time of its loop
+    std::uint64_t unhandled_failures = 0;  // failed futures its thread dropped unobserved in its loop
 };
 
 // Where the mesh's queues ended up, as the kernel reports it.
@@ -730,6 +731,7 @@ public:
             t.wakeups += c.wakeups;
             t.cpu_ns += c.cpu_ns;
             t.wall_ns += c.wall_ns;
+            t.unhandled_failures += c.unhandled_failures;
         }
         return t;
     }
@@ -1336,6 +1338,7 @@ private:
         // coroutine lambda's frame refers to its closure.
         if (start != nullptr) schedule_fn([start] { (*start)(); });
         const std::uint64_t cpu0 = thread_cpu_ns(), wall0 = detail::clock_ns();
+        const std::uint64_t unhandled0 = local_unhandled_failures();
         for (;;) {
             const bool busy = turn(cs, me);
             // (S2) acquire: pairs with (S1).
@@ -1372,6 +1375,7 @@ private:
         }
         cs.counters.cpu_ns = thread_cpu_ns() - cpu0;
         cs.counters.wall_ns = detail::clock_ns() - wall0;
+        cs.counters.unhandled_failures = local_unhandled_failures() - unhandled0;
         hooks = {};
     }
 
