@@ -4,8 +4,10 @@
 // and duplicates nothing; shutdown drains everything (the mesh checks that
 // its counters balance and throws if not).
 #include <array>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -242,7 +244,32 @@ TYPED_TEST(smp_props, every_strategy_delivers_once_in_order) {
         }
         // Latency sample: one submission in 7 on each core.
         EXPECT_EQ(mesh.latency().count(), (n + 1) / 7 + n / 7);
+        // ... in ns: no sample outlasts the run.
+        EXPECT_LE(mesh.latency().max(), mesh.core_stats(0).wall_ns);
     }
+}
+
+// The sample clock's ticks, turned into ns, keep time with steady_clock
+// (over 10 ms of spinning; the best of five tries, so that a preemption
+// between two paired reads cannot fail it), and its overhead is a plausible
+// cost of one read. Without the conversion a TSC at 1-5 GHz is 1-5 ticks per
+// ns and fails by far.
+TEST(sample_clock, its_ticks_turned_into_ns_keep_time_with_steady_clock) {
+    const rt::sample_clock& c = rt::sample_clock::get();
+    double best = 1e9;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        const std::uint64_t t0 = c.now(), n0 = rt::detail::clock_ns();
+        std::uint64_t t1 = t0, n1 = n0;
+        while (n1 - n0 < 10'000'000) {
+            t1 = c.now();
+            n1 = rt::detail::clock_ns();
+        }
+        const double err = std::abs(static_cast<double>(c.to_ns(t1 - t0)) / static_cast<double>(n1 - n0) - 1.0);
+        best = std::min(best, err);
+    }
+    EXPECT_LT(best, 0.01) << c.name() << ", " << c.ns_per_tick() << " ns per tick";
+    EXPECT_GT(c.overhead_ns(), 0.0);
+    EXPECT_LT(c.overhead_ns(), 10'000.0);
 }
 
 // A future fulfilled on the next turn: a task that gives the reactor back.

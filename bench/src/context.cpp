@@ -15,6 +15,7 @@
 
 #include "build_info.hpp"
 #include "qmesh/queues/config.hpp"
+#include "qmesh/runtime/clock.hpp"
 #include "qmesh/runtime/topology.hpp"
 #include "run.hpp"
 
@@ -130,6 +131,10 @@ json make_context(const run_options& o, double timer_overhead_ns) {
     c["environment"] = env;
     c["warnings"] = warnings;
     c["timer_overhead_ns"] = timer_overhead_ns;
+    // The runtime's latency sample (the mesh suite's percentiles) reads its
+    // own clock; its overhead is what those figures are net of.
+    const rt::sample_clock& sc = rt::sample_clock::get();
+    c["sample_clock"] = {{"name", sc.name()}, {"ns_per_tick", sc.ns_per_tick()}, {"overhead_ns", sc.overhead_ns()}};
     c["suites"] = o.suites;
     c["reps"] = o.reps;
     c["quick"] = o.quick;

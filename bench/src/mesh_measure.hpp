@@ -41,7 +41,6 @@ struct mesh_params {
     std::size_t window = 16;              // outstanding per ordered pair
     std::size_t capacity = 64;            // per queue
     unsigned sample_every = 16;           // the runtime times one submit_to in this many
-    double timer_overhead_ns = 0;         // subtracted from the sampled latencies, as every suite does
     bool oversubscribed = false;
     std::chrono::milliseconds timeout{30000};
 };
@@ -163,9 +162,10 @@ mesh_result measure_mesh(const mesh_params& p) {
         wrong += c.wrong;
     }
     const histogram& all = mesh.latency();
-    // The runtime times submit to fulfilment with two clock reads, like
-    // every other suite's samples: net of the clock's own cost.
-    auto net_of = [&](double v) { return std::max(0.0, v - p.timer_overhead_ns); };
+    // The runtime times submit to fulfilment with two reads of its sample
+    // clock: net of that clock's own cost, as every suite nets its own.
+    const double overhead = mesh.latency_clock().overhead_ns();
+    auto net_of = [&](double v) { return std::max(0.0, v - overhead); };
     r.p50 = net_of(all.quantile(0.5));
     r.p90 = net_of(all.quantile(0.9));
     r.p99 = net_of(all.quantile(0.99));

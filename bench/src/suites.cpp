@@ -153,9 +153,8 @@ json batch_hist_json(const std::array<std::uint64_t, rt::batch_buckets>& b) {
 // the cores given, on them again: oversubscribed), one queue kind, `window`
 // requests in flight per ordered pair.
 json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_state state, rt::polling poll,
-                unsigned window, unsigned rep, double timer_overhead_ns) {
+                unsigned window, unsigned rep) {
     mesh_params mp;
-    mp.timer_overhead_ns = timer_overhead_ns;
     // Each queue holds at least the window, so the window, not the queue,
     // bounds what is in flight (64, as before, for the default window).
     mp.window = window;
@@ -679,7 +678,7 @@ json run_suites(const run_options& o, json& context) {
                         configs.push_back({"mesh " + qn + " n=" + std::to_string(n) + " " + to_string(v.state) + " " +
                                                std::string(rt::to_string(v.poll)) + " window=" + std::to_string(w),
                                            [&, n, qn, v, w](unsigned rep) {
-                                               return mesh_entry(o, n, qn, v.state, v.poll, w, rep, overhead);
+                                               return mesh_entry(o, n, qn, v.state, v.poll, w, rep);
                                            }});
     }
 

@@ -157,7 +157,7 @@ struct smp_config {
     bool flush_on_poll = true;
     std::size_t flush_max_turns = 16;  // at least 1
     numa_placement placement = numa_placement::receiver;
-    unsigned latency_sample_every = 64;  // time one submit_to in this many (0: none)
+    unsigned latency_sample_every = 64;  // time one submit_to in this many (0: none), on sample_clock
     bool pin = true;                     // pin each reactor (hwloc) and verify
     bool yield_when_idle = false;        // sched_yield on idle turns (oversubscribed runs)
     // Idle turns in a row after which reactor 0 checks whether the mesh is
@@ -235,7 +235,7 @@ public:
     std::uint16_t from = 0;
     std::uint16_t to = 0;
     std::uint16_t group = 0;      // its submit_group (origin only)
-    std::uint64_t t0 = 0;         // submit time when sampled, else 0 (origin only)
+    std::uint64_t t0 = 0;         // submit time (sample_clock ticks) when sampled, else 0 (origin only)
     work_item* next = nullptr;    // link in a waiting or pending-reply list (one core's)
 };
 
@@ -646,7 +646,7 @@ public:
         item->group = static_cast<std::uint16_t>(g.id);
         if (cfg_.latency_sample_every != 0 && ++cs.sample_tick >= cfg_.latency_sample_every) {
             cs.sample_tick = 0;
-            item->t0 = detail::clock_ns();
+            item->t0 = clk_.now();
         }
         auto fut = item->get_future();
         auto& w = cs.waiting[slot(core, g.id)];
@@ -750,6 +750,9 @@ public:
     // After run(): the sampled submit_to latency (submit to fulfilment, ns)
     // of every core, and where the queues' memory went.
     const histogram& latency() const noexcept { return latency_; }
+    // The clock the sample is taken with: subtract its overhead_ns() from
+    // each figure for the net latency.
+    const sample_clock& latency_clock() const noexcept { return clk_; }
     const numa_report& numa() const noexcept { return numa_; }
 
     // An idle core's poll cost, for meshes larger than the machine: builds
@@ -1021,7 +1024,7 @@ private:
         ++cs.out[s].completed;
         --cs.inflight[sl];
         --cs.total_inflight;
-        if (item->t0 != 0) cs.latency.record(detail::clock_ns() - item->t0);
+        if (item->t0 != 0) cs.latency.record(clk_.to_ns(clk_.now() - item->t0));
         item->complete();  // may free the item
     }
 
@@ -1509,6 +1512,7 @@ private:
     std::vector<std::unique_ptr<queue_type>> rep_;  // [from * n + to]: replies for from's requests to `to`
     std::vector<pair_counters> counters_;
     std::vector<core_counters> core_counters_;
+    sample_clock clk_ = sample_clock::get();  // a copy: read on every sampled submit_to
     histogram latency_;
     numa_report numa_;
     std::unique_ptr<std::vector<core_state>> cores_;
