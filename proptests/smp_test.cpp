@@ -442,6 +442,7 @@ std::atomic<int> dropped_on_core{-1};
 void note_core(const std::exception_ptr&) noexcept { dropped_on_core = rt::this_core(); }
 
 TEST(smp, a_failure_dropped_on_a_reactor_is_counted_for_its_core) {
+    dropped_on_core = -1;
     auto cfg = two_cores(8, 8);
     std::atomic<bool> abort{false};
     cfg.abort = &abort;

@@ -1,6 +1,8 @@
 #include "qmesh/runtime/clock.hpp"
 
 #include <algorithm>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #if defined(__x86_64__)
@@ -21,6 +23,48 @@ bool invariant_tsc() noexcept {
 #endif
 }
 
+// The CPU's flag says each TSC ticks steadily, not that the TSCs of all
+// CPUs agree: the kernel checks that, and keeps the TSC as its clock
+// source only if they do (a VM or a multi-socket host may advertise the
+// flag while the kernel has found the TSC unstable). A reactor's thread
+// may move between CPUs when it is not pinned, so both are required.
+bool kernel_trusts_tsc() {
+    std::ifstream f("/sys/devices/system/clocksource/clocksource0/current_clocksource");
+    std::string name;
+    return static_cast<bool>(f >> name) && name == "tsc";
+}
+
+#if defined(__x86_64__)
+struct reading {
+    std::uint64_t ticks = 0;
+    std::uint64_t ns = 0;
+    bool tight = false;  // no pause between its two reads
+};
+// A steady_clock reading bracketed by two TSC reads, kept only if they are
+// close (a pause between them would skew the pair by the pause's length).
+reading paired_reading() noexcept {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        const std::uint64_t a = __rdtsc();
+        const std::uint64_t n = detail::clock_ns();
+        const std::uint64_t b = __rdtsc();
+        if (b > a && b - a < 20'000) return {a + (b - a) / 2, n, true};
+    }
+    return {};
+}
+
+// ns per tick over about 5 ms of steady_clock, or 0 if no tight pairs
+// could be taken.
+double rate_once() noexcept {
+    const reading r0 = paired_reading();
+    reading r1;
+    do {
+        r1 = paired_reading();
+    } while (r0.tight && r1.tight && r1.ns - r0.ns < 5'000'000);
+    if (!r0.tight || !r1.tight || r1.ticks <= r0.ticks) return 0;
+    return static_cast<double>(r1.ns - r0.ns) / static_cast<double>(r1.ticks - r0.ticks);
+}
+#endif
+
 template <class F>
 double median_gap(F&& read) {
     std::vector<std::uint64_t> d(1001);
@@ -39,21 +83,23 @@ const sample_clock& sample_clock::get() {
     return c;
 }
 
-sample_clock::sample_clock() : tsc_(invariant_tsc()) {
-    if (tsc_) {
-        // The rate over about 5 ms of steady_clock: a read's jitter (tens of
-        // ns at each end) is then a few parts in 10^5 of it.
-        const std::uint64_t n0 = detail::clock_ns();
-        const std::uint64_t t0 = now();
-        std::uint64_t n1 = n0, t1 = t0;
-        while (n1 - n0 < 5'000'000) {
-            n1 = detail::clock_ns();
-            t1 = now();
+sample_clock::sample_clock() {
+#if defined(__x86_64__)
+    if (invariant_tsc() && kernel_trusts_tsc()) {
+        // The median of five rates: one run spoiled by a pause the pairs
+        // did not catch cannot move it.
+        std::vector<double> rates;
+        for (int i = 0; i < 5; ++i) rates.push_back(rate_once());
+        std::nth_element(rates.begin(), rates.begin() + 2, rates.end());
+        const double rate = rates[2];
+        // A TSC ticks at 0.2 to 20 GHz; anything else is a broken reading
+        // (or a counter a hypervisor froze), and steady_clock serves.
+        if (rate > 0.05 && rate < 5.0) {
+            tsc_ = true;
+            ns_per_tick_ = rate;
         }
-        // A counter that did not move (a hypervisor that freezes it) is no clock.
-        if (t1 > t0) ns_per_tick_ = static_cast<double>(n1 - n0) / static_cast<double>(t1 - t0);
-        else tsc_ = false;
     }
+#endif
     overhead_ns_ = median_gap([this] { return now(); }) * (tsc_ ? ns_per_tick_ : 1.0);
 }
 

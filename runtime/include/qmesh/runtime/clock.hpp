@@ -31,16 +31,19 @@ inline std::uint64_t clock_ns() noexcept {
 }  // namespace detail
 
 // The clock of the runtime's latency sample (smp_config::latency_sample_every).
-// Both readings of a sample are taken on its origin core, one at submit_to
-// and one at fulfilment, so a time-stamp counter that ticks at a constant
-// rate through every power state (an invariant TSC, CPUID 0x80000007
-// EDX[8]) serves, read without a fence: on our VMs a read costs about a
+// Both readings of a sample are taken by the origin reactor's thread, one at
+// submit_to and one at fulfilment, so a time-stamp counter serves, read
+// without a fence, if it ticks at a constant rate through every power state
+// (an invariant TSC, CPUID 0x80000007 EDX[8]) and the kernel has found the
+// TSCs of all CPUs in step (it keeps `tsc` as its clock source): an unpinned
+// thread may read the two on different CPUs. On our VMs a read costs about a
 // third of steady_clock's (13 against 35 ns), and a mesh that samples one
-// request in 16 spends that on two reads per sample. Elsewhere (no
-// invariant TSC, or not x86-64) it is steady_clock, one tick per ns.
+// request in 16 spends that on two reads per sample. Elsewhere it is
+// steady_clock, one tick per ns.
 //
 // Ticks are turned into ns with a rate measured once per process against
-// steady_clock (about 5 ms, on the first call of sample_clock::get()).
+// steady_clock (five runs of about 5 ms, on the first sample_clock::get()),
+// each end a steady_clock read bracketed by two TSC reads close together.
 class sample_clock {
 public:
     // The process's clock, calibrated on first use (thread-safe).
@@ -52,8 +55,16 @@ public:
 #endif
         return detail::clock_ns();
     }
+    // ns from `from` to `to`, two readings of this clock; 0 if `to` is
+    // earlier (it never is on one CPU; a guard, not a figure).
+    std::uint64_t elapsed_ns(std::uint64_t from, std::uint64_t to) const noexcept {
+        return to > from ? to_ns(to - from) : 0;
+    }
     std::uint64_t to_ns(std::uint64_t ticks) const noexcept {
-        return tsc_ ? static_cast<std::uint64_t>(static_cast<double>(ticks) * ns_per_tick_) : ticks;
+        if (!tsc_) return ticks;
+        const double ns = static_cast<double>(ticks) * ns_per_tick_;
+        // Saturates: a double at or past 2^64 has no uint64_t.
+        return ns < 0x1p64 ? static_cast<std::uint64_t>(ns) : ~std::uint64_t{0};
     }
     bool tsc() const noexcept { return tsc_; }
     const char* name() const noexcept { return tsc_ ? "tsc" : "steady_clock"; }

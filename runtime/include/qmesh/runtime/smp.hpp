@@ -1024,7 +1024,7 @@ private:
         ++cs.out[s].completed;
         --cs.inflight[sl];
         --cs.total_inflight;
-        if (item->t0 != 0) cs.latency.record(clk_.to_ns(clk_.now() - item->t0));
+        if (item->t0 != 0) cs.latency.record(clk_.elapsed_ns(item->t0, clk_.now()));
         item->complete();  // may free the item
     }
 
@@ -1378,6 +1378,8 @@ private:
         }
         cs.counters.cpu_ns = thread_cpu_ns() - cpu0;
         cs.counters.wall_ns = detail::clock_ns() - wall0;
+        // (An aborted mesh's leftover tasks are disposed of at thread exit,
+        // after this: what fails then is counted and printed process-wide.)
         cs.counters.unhandled_failures = local_unhandled_failures() - unhandled0;
         hooks = {};
     }
