@@ -414,17 +414,26 @@ TEST(smp, a_nested_cycle_in_one_submit_group_deadlocks_on_its_window) {
 #endif
 }
 
+// A two-core fastforward mesh under a one-minute watchdog: a test that
+// hangs fails (the mesh aborts and run() throws) instead of stalling CI.
+rt::smp_config aborted_by(rt::smp_config cfg, std::atomic<bool>& abort) {
+    cfg.abort = &abort;
+    return cfg;
+}
+struct watched_pair {
+    std::atomic<bool> abort{false};
+    bench::watchdog dog{abort, std::chrono::minutes(1)};
+    rt::smp<ff_ring_kind> mesh{aborted_by(two_cores(8, 8), abort)};
+};
+
 // The local short-cut keeps a coroutine function alive until its future
 // resolves, as the remote path's request does: the closure below is a
 // temporary of its statement, and the coroutine reads its capture after a
 // suspension (a round trip to core 1). Before, the temporary died at the end
 // of the statement: the read gave 0 or garbage (ASan: stack-use-after-scope).
 TEST(smp, a_coroutine_submitted_to_its_own_core_keeps_its_captures) {
-    auto cfg = two_cores(8, 8);
-    std::atomic<bool> abort{false};
-    cfg.abort = &abort;
-    bench::watchdog dog(abort, std::chrono::minutes(1));
-    rt::smp<ff_ring_kind> mesh(cfg);
+    watched_pair w;
+    auto& mesh = w.mesh;
     const std::size_t got = mesh.run([&]() -> rt::future<std::size_t> {
         auto f = mesh.submit_to(0, [&mesh, s = std::string(64, 'x')]() -> rt::future<std::size_t> {
             co_await mesh.submit_to(1, [] {});
@@ -443,11 +452,8 @@ void note_core(const std::exception_ptr&) noexcept { dropped_on_core = rt::this_
 
 TEST(smp, a_failure_dropped_on_a_reactor_is_counted_for_its_core) {
     dropped_on_core = -1;
-    auto cfg = two_cores(8, 8);
-    std::atomic<bool> abort{false};
-    cfg.abort = &abort;
-    bench::watchdog dog(abort, std::chrono::minutes(1));
-    rt::smp<ff_ring_kind> mesh(cfg);
+    watched_pair w;
+    auto& mesh = w.mesh;
     const auto previous = rt::set_unhandled_failure_handler(&note_core);
     mesh.run([&]() -> rt::future<> {
         co_await mesh.submit_to(1, [] { (void)rt::make_exception_future<>(std::runtime_error("nobody looks")); });
@@ -472,11 +478,8 @@ TEST(smp, a_failure_dropped_on_a_reactor_is_counted_for_its_core) {
 // endless task; the bound on the spins (about a second of them) turns that
 // hang into a failure.
 TEST(smp, a_loop_of_ready_iterations_lets_its_reactor_poll) {
-    auto cfg = two_cores(8, 8);
-    std::atomic<bool> abort{false};
-    cfg.abort = &abort;
-    bench::watchdog dog(abort, std::chrono::minutes(1));
-    rt::smp<ff_ring_kind> mesh(cfg);
+    watched_pair w;
+    auto& mesh = w.mesh;
     constexpr std::uint64_t give_up = 200'000'000;
     std::uint64_t spins_repeat = 0, spins_until = 0;
     mesh.run([&]() -> rt::future<> {

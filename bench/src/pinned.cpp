@@ -9,20 +9,10 @@
 
 #include "qmesh/runtime/clock.hpp"
 #include "qmesh/runtime/topology.hpp"
-#include "stats.hpp"
 
 namespace qmesh::bench {
 
-double timer_overhead_ns() {
-    std::vector<double> d;
-    d.reserve(2001);
-    for (int i = 0; i < 2001; ++i) {
-        const std::uint64_t a = now_ns();
-        const std::uint64_t b = now_ns();
-        d.push_back(static_cast<double>(b - a));
-    }
-    return median(std::move(d));
-}
+double timer_overhead_ns() { return rt::detail::median_read_gap(now_ns, 2001); }
 
 namespace {
 // The signal, 0 if none. An atomic, not a volatile sig_atomic_t: the

@@ -12,15 +12,12 @@
 namespace qmesh::rt {
 
 namespace {
-bool invariant_tsc() noexcept {
 #if defined(__x86_64__)
+bool invariant_tsc() noexcept {
     unsigned a = 0, b = 0, c = 0, d = 0;
     if (__get_cpuid_max(0x80000000u, nullptr) < 0x80000007u) return false;
     if (__get_cpuid(0x80000007u, &a, &b, &c, &d) == 0) return false;
     return (d & (1u << 8)) != 0;
-#else
-    return false;
-#endif
 }
 
 // The CPU's flag says each TSC ticks steadily, not that the TSCs of all
@@ -34,7 +31,6 @@ bool kernel_trusts_tsc() {
     return static_cast<bool>(f >> name) && name == "tsc";
 }
 
-#if defined(__x86_64__)
 struct reading {
     std::uint64_t ticks = 0;
     std::uint64_t ns = 0;
@@ -65,17 +61,6 @@ double rate_once() noexcept {
 }
 #endif
 
-template <class F>
-double median_gap(F&& read) {
-    std::vector<std::uint64_t> d(1001);
-    for (auto& g : d) {
-        const std::uint64_t a = read();
-        const std::uint64_t b = read();
-        g = b - a;
-    }
-    std::nth_element(d.begin(), d.begin() + 500, d.end());
-    return static_cast<double>(d[500]);
-}
 }  // namespace
 
 const sample_clock& sample_clock::get() {
@@ -100,7 +85,7 @@ sample_clock::sample_clock() {
         }
     }
 #endif
-    overhead_ns_ = median_gap([this] { return now(); }) * (tsc_ ? ns_per_tick_ : 1.0);
+    overhead_ns_ = detail::median_read_gap([this] { return now(); }, 1001) * (tsc_ ? ns_per_tick_ : 1.0);
 }
 
 }  // namespace qmesh::rt

@@ -79,28 +79,12 @@ struct pool_drain {
 // Relaxed: a statistic, nothing is published through it.
 std::atomic<std::uint64_t> g_unhandled{0};
 thread_local std::uint64_t tl_unhandled = 0;
-// Relaxed: the handler is a plain function; installing one publishes
-// nothing else (a handler that needs state synchronizes it itself).
-std::atomic<unhandled_failure_handler> g_handler{&print_unhandled_failure};
 // How many the default handler has been given (it prints the first few).
 std::atomic<std::uint64_t> g_printed{0};
 constexpr std::uint64_t printed_max = 16;
-}  // namespace
 
-void detail::pool_register() noexcept {
-    // Constructed here, once per thread: its destructor runs at thread exit.
-    static thread_local pool_drain drain;
-    (void)drain;
-    tl_pool.registered = true;
-}
-
-std::uint64_t unhandled_failures() noexcept { return g_unhandled.load(std::memory_order_relaxed); }
-std::uint64_t local_unhandled_failures() noexcept { return tl_unhandled; }
-
-unhandled_failure_handler set_unhandled_failure_handler(unhandled_failure_handler h) noexcept {
-    return g_handler.exchange(h != nullptr ? h : &print_unhandled_failure, std::memory_order_relaxed);
-}
-
+// The default handler: the first printed_max with their what(), then one
+// line saying the rest are only counted.
 void print_unhandled_failure(const std::exception_ptr& ex) noexcept {
     const std::uint64_t k = g_printed.fetch_add(1, std::memory_order_relaxed);
     if (k > printed_max) return;
@@ -122,6 +106,25 @@ void print_unhandled_failure(const std::exception_ptr& ex) noexcept {
     } catch (...) {
         std::fprintf(stderr, "%s (not a std::exception)\n", prefix);
     }
+}
+
+// Relaxed: the handler is a plain function; installing one publishes
+// nothing else (a handler that needs state synchronizes it itself).
+std::atomic<unhandled_failure_handler> g_handler{&print_unhandled_failure};
+}  // namespace
+
+void detail::pool_register() noexcept {
+    // Constructed here, once per thread: its destructor runs at thread exit.
+    static thread_local pool_drain drain;
+    (void)drain;
+    tl_pool.registered = true;
+}
+
+std::uint64_t unhandled_failures() noexcept { return g_unhandled.load(std::memory_order_relaxed); }
+std::uint64_t local_unhandled_failures() noexcept { return tl_unhandled; }
+
+unhandled_failure_handler set_unhandled_failure_handler(unhandled_failure_handler h) noexcept {
+    return g_handler.exchange(h != nullptr ? h : &print_unhandled_failure, std::memory_order_relaxed);
 }
 
 void detail::count_unhandled_failure(const std::exception_ptr& ex) noexcept {

@@ -2,8 +2,11 @@
 // for benchmarks that measure beside it.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include <time.h>
 
@@ -27,6 +30,22 @@ inline std::uint64_t clock_ns() noexcept {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                           std::chrono::steady_clock::now().time_since_epoch())
                                           .count());
+}
+
+// Median of `pairs` differences between two back-to-back read()s, in
+// read()'s units: the cost of one reading, which a sample (the difference
+// of two) carries and which is subtracted from it.
+template <class Read>
+double median_read_gap(Read&& read, std::size_t pairs) {
+    std::vector<std::uint64_t> d(pairs);
+    for (auto& g : d) {
+        const std::uint64_t a = read();
+        const std::uint64_t b = read();
+        g = b - a;
+    }
+    const auto mid = d.begin() + static_cast<std::ptrdiff_t>(pairs / 2);
+    std::nth_element(d.begin(), mid, d.end());
+    return static_cast<double>(*mid);
 }
 }  // namespace detail
 
@@ -66,7 +85,6 @@ public:
         // Saturates: a double at or past 2^64 has no uint64_t.
         return ns < 0x1p64 ? static_cast<std::uint64_t>(ns) : ~std::uint64_t{0};
     }
-    bool tsc() const noexcept { return tsc_; }
     const char* name() const noexcept { return tsc_ ? "tsc" : "steady_clock"; }
     double ns_per_tick() const noexcept { return ns_per_tick_; }
     // Median cost of one now(), ns: a sample is the difference of two

@@ -70,10 +70,9 @@ std::uint64_t local_unhandled_failures() noexcept;
 // Called once per unobserved failed future, on the thread that destroyed it,
 // from inside a destructor: it must not throw. Any thread may call it.
 using unhandled_failure_handler = void (*)(const std::exception_ptr&) noexcept;
-// Installs h (null: the default) and returns the handler it replaces.
+// Installs h (null: the default, which prints) and returns the handler it
+// replaces.
 unhandled_failure_handler set_unhandled_failure_handler(unhandled_failure_handler h) noexcept;
-// The default: prints as described above.
-void print_unhandled_failure(const std::exception_ptr& ex) noexcept;
 namespace detail {
 void count_unhandled_failure(const std::exception_ptr& ex) noexcept;
 }
