@@ -14,6 +14,7 @@
 
 #include <functional>
 
+#include "bracket.hpp"
 #include "kv_measure.hpp"
 #include "load_measure.hpp"
 #include "measure.hpp"
@@ -107,21 +108,36 @@ rt::relation widest_relation(const std::vector<unsigned>& cores) {
     return widest;
 }
 
-// r's p50 over base's, or null when either measurement failed.
-json p50_ratio(const latency_result& r, const latency_result& base) {
-    return r.ok && base.ok && base.p50 > 0 ? json(r.p50 / base.p50) : json(nullptr);
+// A reference measured before and after an entry (bracket.hpp), as the
+// entry's fields `NAME_p50_ns` (the mean of the two, or the one before when
+// they disagree), `NAME_before_p50_ns`, `NAME_after_p50_ns` and
+// `NAME_ratio` (r's p50 over the mean; null, with `NAME_error` saying why,
+// when either failed or they disagree: the entry's own figures stand).
+void put_reference(json& e, const std::string& name, const latency_result& r, const reference_pair& ref,
+                   const char* what, const bracket_params& bp, unsigned tries) {
+    if (ref.before.ok) e[name + "_before_p50_ns"] = ref.before.p50;
+    if (ref.after.ok) e[name + "_after_p50_ns"] = ref.after.p50;
+    const std::string why = ref.problem(what, bp.tolerance, tries);
+    if (why.empty()) {
+        e[name + "_p50_ns"] = ref.p50();
+        e[name + "_ratio"] = r.ok ? json(r.p50 / ref.p50()) : json(nullptr);
+        return;
+    }
+    if (ref.before.ok) e[name + "_p50_ns"] = ref.before.p50;
+    e[name + "_error"] = why;
+    e[name + "_ratio"] = nullptr;
 }
 
-// A one-at-a-time round trip of 8-byte messages on one pair, with the floor
-// measured next to it.
-void put_round_trip(json& e, const latency_result& r, const latency_result& floor, const latency_params& lp) {
+// A one-at-a-time round trip of 8-byte messages on one pair, between two
+// floors measured next to it.
+void put_round_trip(json& e, const latency_result& r, const reference_pair& floor, const latency_params& lp,
+                    const bracket_params& bp, unsigned tries) {
     put_latency(e, r);
     e["capacity"] = lp.capacity;
     e["msg_bytes"] = 8;
     e["batch"] = 1;
-    if (floor.ok) e["floor_p50_ns"] = floor.p50;
-    else e["floor_error"] = floor.error;  // the queue's own figure stands; its ratio cannot
-    e["floor_ratio"] = p50_ratio(r, floor);
+    e["tries"] = tries;
+    put_reference(e, "floor", r, floor, "the floor", bp, tries);
 }
 
 // The fields of a throughput measurement; real_time is ns per message.
@@ -532,9 +548,13 @@ json run_suites(const run_options& o, json& context) {
         if (r.ok) floors[p].push_back(r.p50);
         else if (adjacent && !interrupted())  // an interrupted entry is dropped: no warning about it
             context["warnings"].push_back("a floor on pair " + pair_name(p) + " failed (" + r.error +
-                                          "): the entry measured next to it has floor_ratio null");
+                                          "): the entry measured next to it was measured again, or has "
+                                          "floor_ratio null and says why in floor_error");
         return r;
     };
+    // Round trips are measured between two measurements of their reference
+    // (bracket.hpp), and again while those disagree.
+    const bracket_params bp;
 
     // Every configuration of every suite, as a closure measuring one
     // repetition; the repetitions then go round-robin over this list.
@@ -556,11 +576,26 @@ json run_suites(const run_options& o, json& context) {
         for (pair_t p : queue_pairs)
             for (const auto& qn : o.queues)
                 configs.push_back({"pingpong " + qn + " " + pair_name(p), [&, p, qn](unsigned rep) {
-                                       const latency_result f = floor_on(p, true);  // the adjacent floor
-                                       latency_result r;
-                                       all_queues::with(qn, [&]<class K>() { r = measure_pingpong<K>(p.first, p.second, lp); });
+                                       struct outcome {
+                                           reference_pair floor;
+                                           latency_result r;
+                                       };
+                                       auto [out, tries] = until_settled(
+                                           bp.attempts,
+                                           [&] {
+                                               outcome m;
+                                               m.floor.before = floor_on(p, true);
+                                               all_queues::with(qn, [&]<class K>() {
+                                                   m.r = measure_pingpong<K>(p.first, p.second, lp);
+                                               });
+                                               m.floor.after = floor_on(p, true);
+                                               return m;
+                                           },
+                                           // A failed round trip is not measured again.
+                                           [&](const outcome& m) { return !m.r.ok || m.floor.agree(bp.tolerance); },
+                                           interrupted);
                                        json e = base_entry("pingpong", qn, p, rep, o.reps);
-                                       put_round_trip(e, r, f, lp);
+                                       put_round_trip(e, out.r, out.floor, lp, bp, tries);
                                        return e;
                                    }});
 
@@ -570,27 +605,46 @@ json run_suites(const run_options& o, json& context) {
                 for (const rt::polling pol : {rt::polling::scan, rt::polling::doorbell})
                     configs.push_back({"submit " + qn + " " + std::string(rt::to_string(pol)) + " " + pair_name(p),
                                        [&, p, qn, pol](unsigned rep) {
-                                           // Floor, raw queue round trip, submit_to round trip:
-                                           // adjacent, on the same pair.
-                                           const latency_result f = floor_on(p, true);
-                                           latency_result raw, sub;
-                                           all_queues::with(qn, [&]<class K>() {
-                                               raw = measure_pingpong<K>(p.first, p.second, lp);
-                                               sub = measure_submit<K>(p.first, p.second, lp, pol);
-                                           });
+                                           // Floor, raw queue round trip, submit_to round trip,
+                                           // raw, floor: adjacent, on the same pair, each
+                                           // reference on both sides of what it divides.
+                                           struct outcome {
+                                               reference_pair floor, raw;
+                                               latency_result sub;
+                                           };
+                                           auto settled = [&](const outcome& m) {
+                                               return !m.sub.ok ||
+                                                      (m.floor.agree(bp.tolerance) && m.raw.agree(bp.tolerance));
+                                           };
+                                           auto [out, tries] = until_settled(
+                                               bp.attempts,
+                                               [&] {
+                                                   outcome m;
+                                                   m.floor.before = floor_on(p, true);
+                                                   all_queues::with(qn, [&]<class K>() {
+                                                       m.raw.before = measure_pingpong<K>(p.first, p.second, lp);
+                                                       m.sub = measure_submit<K>(p.first, p.second, lp, pol);
+                                                       m.raw.after = measure_pingpong<K>(p.first, p.second, lp);
+                                                   });
+                                                   m.floor.after = floor_on(p, true);
+                                                   return m;
+                                               },
+                                               settled, interrupted);
                                            json e = base_entry("submit", qn, p, rep, o.reps);
                                            if (pol != rt::smp_config{}.poll)
                                                e["name"] = e["run_name"] = "submit/" + qn + "/" +
                                                                            std::string(rt::to_string(pol)) + "/" +
                                                                            pair_name(p);
-                                           put_round_trip(e, sub, f, lp);
+                                           put_round_trip(e, out.sub, out.floor, lp, bp, tries);
                                            e["polling"] = std::string(rt::to_string(pol));
-                                           if (!raw.ok && sub.ok) {
-                                               e["valid"] = false;
-                                               e["error_message"] = "raw round trip: " + raw.error;
-                                           }
-                                           if (raw.ok) e["raw_p50_ns"] = raw.p50;
-                                           e["raw_ratio"] = p50_ratio(sub, raw);
+                                           // The raw round trip of the queue itself failing is
+                                           // the queue's failure: the entry is invalid.
+                                           for (const latency_result* raw : {&out.raw.before, &out.raw.after})
+                                               if (!raw->ok && out.sub.ok && e["valid"].get<bool>()) {
+                                                   e["valid"] = false;
+                                                   e["error_message"] = "raw round trip: " + raw->error;
+                                               }
+                                           put_reference(e, "raw", out.sub, out.raw, "the raw round trip", bp, tries);
                                            return e;
                                        }});
 
@@ -752,6 +806,28 @@ json run_suites(const run_options& o, json& context) {
         if (drift > 0.20)
             context["warnings"].push_back("the floor drifted by " + std::to_string(static_cast<int>(drift * 100)) +
                                           " % during the run: absolute times moved; ratios to adjacent floors still hold");
+    }
+    // How many of the round trips kept took more than one try, and how many
+    // have a ratio missing (references that never agreed, or failed).
+    std::size_t bracketed = 0, retried = 0, unsettled = 0;
+    for (const auto& e : benchmarks) {
+        if (!e.contains("tries")) continue;
+        ++bracketed;
+        if (e["tries"].get<unsigned>() > 1) ++retried;
+        if (e.contains("floor_error") || e.contains("raw_error")) ++unsettled;
+    }
+    if (bracketed != 0) {
+        context["bracket"] = {{"tolerance", bp.tolerance}, {"attempts", bp.attempts}, {"entries", bracketed},
+                              {"retried", retried}, {"unsettled", unsettled}};
+        if (retried != 0)
+            context["warnings"].push_back(
+                std::to_string(retried) + " of " + std::to_string(bracketed) +
+                " round-trip entries were measured again because their reference (floor, or raw round trip) "
+                "moved by more than " + std::to_string(std::lround(bp.tolerance * 100)) +
+                " % across them: the host moved the threads" +
+                (unsettled != 0 ? "; " + std::to_string(unsettled) +
+                                      " have a ratio missing (floor_error, raw_error say why)"
+                                : std::string()));
     }
     if (stopped) {
         context["interrupted"] = true;

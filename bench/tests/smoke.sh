@@ -54,6 +54,26 @@ for b in doc["benchmarks"]:
         assert abs(got - want) <= 1e-9 * max(1.0, want), f"{b['name']}: {field}_spread {got}, recomputed {want}"
         checked += 1
 assert checked > 0, "no spread was checked"
+# Round trips sit between two measurements of their reference (floor; submit: also
+# the raw round trip): a ratio divides by their mean and only when they agree;
+# without one, the entry says why. context.bracket counts the entries.
+bracket = doc["context"]["bracket"]
+entries = [b for b in doc["benchmarks"] if b["suite"] in ("pingpong", "submit") and b["run_type"] == "iteration"]
+assert bracket["entries"] == len(entries), f"bracket counts {bracket['entries']} entries, the file has {len(entries)}"
+assert bracket["retried"] == sum(1 for b in entries if b["tries"] > 1), "bracket.retried does not match the tries"
+missing = sum(1 for b in entries if "floor_error" in b or "raw_error" in b)
+assert bracket["unsettled"] == missing, f"bracket.unsettled {bracket['unsettled']}, entries without a ratio {missing}"
+for b in entries:
+    assert 1 <= b["tries"] <= bracket["attempts"], f"{b['name']}: tries {b['tries']}"
+    for ref in ("floor", "raw") if b["suite"] == "submit" else ("floor",):
+        ratio = b[ref + "_ratio"]
+        if ratio is None:
+            assert b.get(ref + "_error"), f"{b['name']}: {ref}_ratio null and no {ref}_error"
+            continue
+        lo, hi = sorted((b[ref + "_before_p50_ns"], b[ref + "_after_p50_ns"]))
+        assert hi - lo <= bracket["tolerance"] * lo + 1e-9, f"{b['name']}: {ref} ratio from references that disagree"
+        assert abs(b[ref + "_p50_ns"] - (lo + hi) / 2) <= 1e-9 * hi, f"{b['name']}: {ref}_p50_ns is not their mean"
+        assert abs(ratio - b["p50_ns"] / b[ref + "_p50_ns"]) <= 1e-9 * ratio, f"{b['name']}: {ref}_ratio"
 bad = [b["name"] for b in doc["benchmarks"] if not b["valid"]]
 assert not bad, f"invalid: {bad}"
 print(f"smoke: {len(doc['benchmarks'])} entries, {len(ran)} queues, all valid")
