@@ -381,8 +381,8 @@ def pingpong_floor_ratio(pp_runs: list, foot: str):
             "median over repetitions; whiskers: min–max")
     caption = ("Each repetition divides the queue's round-trip p50 by the floor measured next to "
                "it on the same pair (in results that record both, the mean of the floors just "
-               "before and just after it; a repetition whose two floors disagreed by more than "
-               "the run's tolerance in every try has no ratio and is left out); the bar is the "
+               "before and just after it; a repetition whose two floors still disagreed by more "
+               "than the run's tolerance in its last try has no ratio and is left out); the bar is the "
                "median of those ratios, whiskers min to max. 1.0 (dashed) is the bare hardware; "
                "the height above it is what the queue costs. Ratios stay steady on noisy virtual "
                "machines where absolute times drift.")

@@ -47,8 +47,8 @@ struct reference_pair {
         if (!after.ok) return what + std::string(" after the entry failed: ") + after.error;
         if (agree(tolerance)) return "";
         return what + std::string(" moved from ") + std::to_string(std::lround(before.p50)) + " to " +
-               std::to_string(std::lround(after.p50)) + " ns across the entry in each of " + std::to_string(tries) +
-               (tries == 1 ? " try" : " tries") + " (more than " + std::to_string(std::lround(tolerance * 100)) +
+               std::to_string(std::lround(after.p50)) + " ns across the entry in its last try, of " +
+               std::to_string(tries) + " (more than " + std::to_string(std::lround(tolerance * 100)) +
                " %: the host moved the threads), so it has no ratio";
     }
 };

@@ -109,10 +109,10 @@ rt::relation widest_relation(const std::vector<unsigned>& cores) {
 }
 
 // A reference measured before and after an entry (bracket.hpp), as the
-// entry's fields `NAME_p50_ns` (the mean of the two, or the one before when
-// they disagree), `NAME_before_p50_ns`, `NAME_after_p50_ns` and
-// `NAME_ratio` (r's p50 over the mean; null, with `NAME_error` saying why,
-// when either failed or they disagree: the entry's own figures stand).
+// entry's fields `NAME_before_p50_ns`, `NAME_after_p50_ns`, and, when they
+// agree, `NAME_p50_ns` (their mean) and `NAME_ratio` (r's p50 over it).
+// Otherwise (either failed, or they disagree) `NAME_ratio` is null and
+// `NAME_error` says why: the entry's own figures stand.
 void put_reference(json& e, const std::string& name, const latency_result& r, const reference_pair& ref,
                    const char* what, const bracket_params& bp, unsigned tries) {
     if (ref.before.ok) e[name + "_before_p50_ns"] = ref.before.p50;
@@ -123,7 +123,6 @@ void put_reference(json& e, const std::string& name, const latency_result& r, co
         e[name + "_ratio"] = r.ok ? json(r.p50 / ref.p50()) : json(nullptr);
         return;
     }
-    if (ref.before.ok) e[name + "_p50_ns"] = ref.before.p50;
     e[name + "_error"] = why;
     e[name + "_ratio"] = nullptr;
 }
@@ -555,6 +554,15 @@ json run_suites(const run_options& o, json& context) {
     // Round trips are measured between two measurements of their reference
     // (bracket.hpp), and again while those disagree.
     const bracket_params bp;
+    // A floor cut short by the interrupt (the one after the entry) is no
+    // reference: the entry is marked invalid, and the driver drops it as it
+    // drops any entry the interrupt cut short.
+    auto cut_short_if_interrupted = [&](json& e, const reference_pair& floor) {
+        if (interrupted() && !floor.ok()) {
+            e["valid"] = false;
+            e["error_message"] = "interrupted";
+        }
+    };
 
     // Every configuration of every suite, as a closure measuring one
     // repetition; the repetitions then go round-robin over this list.
@@ -596,6 +604,7 @@ json run_suites(const run_options& o, json& context) {
                                            interrupted);
                                        json e = base_entry("pingpong", qn, p, rep, o.reps);
                                        put_round_trip(e, out.r, out.floor, lp, bp, tries);
+                                       cut_short_if_interrupted(e, out.floor);
                                        return e;
                                    }});
 
@@ -612,8 +621,11 @@ json run_suites(const run_options& o, json& context) {
                                                reference_pair floor, raw;
                                                latency_result sub;
                                            };
+                                           // A failed round trip, submit_to's or the raw
+                                           // queue's, is the queue's failure: not measured
+                                           // again, the entry stands as it is.
                                            auto settled = [&](const outcome& m) {
-                                               return !m.sub.ok ||
+                                               return !m.sub.ok || !m.raw.before.ok || !m.raw.after.ok ||
                                                       (m.floor.agree(bp.tolerance) && m.raw.agree(bp.tolerance));
                                            };
                                            auto [out, tries] = until_settled(
@@ -645,6 +657,7 @@ json run_suites(const run_options& o, json& context) {
                                                    e["error_message"] = "raw round trip: " + raw->error;
                                                }
                                            put_reference(e, "raw", out.sub, out.raw, "the raw round trip", bp, tries);
+                                           cut_short_if_interrupted(e, out.floor);
                                            return e;
                                        }});
 
@@ -822,12 +835,12 @@ json run_suites(const run_options& o, json& context) {
         if (retried != 0)
             context["warnings"].push_back(
                 std::to_string(retried) + " of " + std::to_string(bracketed) +
-                " round-trip entries were measured again because their reference (floor, or raw round trip) "
-                "moved by more than " + std::to_string(std::lround(bp.tolerance * 100)) +
-                " % across them: the host moved the threads" +
-                (unsettled != 0 ? "; " + std::to_string(unsettled) +
-                                      " have a ratio missing (floor_error, raw_error say why)"
-                                : std::string()));
+                " round-trip entries were measured again because a reference (floor, or raw round trip) "
+                "measured before and after them disagreed by more than " +
+                std::to_string(std::lround(bp.tolerance * 100)) + " % (the host moved the threads) or failed");
+        if (unsettled != 0)
+            context["warnings"].push_back(std::to_string(unsettled) + " of " + std::to_string(bracketed) +
+                                          " round-trip entries have a ratio missing (floor_error, raw_error say why)");
     }
     if (stopped) {
         context["interrupted"] = true;

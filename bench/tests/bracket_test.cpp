@@ -54,8 +54,8 @@ TEST(bracket, a_failed_reference_never_agrees_and_says_which_failed) {
 TEST(bracket, the_problem_of_references_that_moved_names_both_figures_and_the_tries) {
     const reference_pair moved{measured(131), measured(551)};
     EXPECT_EQ(moved.problem("the floor", 0.25, 3),
-              "the floor moved from 131 to 551 ns across the entry in each of 3 tries (more than 25 %: the host "
-              "moved the threads), so it has no ratio");
+              "the floor moved from 131 to 551 ns across the entry in its last try, of 3 (more than 25 %: the "
+              "host moved the threads), so it has no ratio");
     EXPECT_EQ((reference_pair{measured(100), measured(110)}.problem("the floor", 0.25, 1)), "");
 }
 

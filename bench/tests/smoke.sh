@@ -65,11 +65,14 @@ missing = sum(1 for b in entries if "floor_error" in b or "raw_error" in b)
 assert bracket["unsettled"] == missing, f"bracket.unsettled {bracket['unsettled']}, entries without a ratio {missing}"
 for b in entries:
     assert 1 <= b["tries"] <= bracket["attempts"], f"{b['name']}: tries {b['tries']}"
+    if not b["valid"]:
+        continue  # its own failure is reported below
     for ref in ("floor", "raw") if b["suite"] == "submit" else ("floor",):
         ratio = b[ref + "_ratio"]
         if ratio is None:
             assert b.get(ref + "_error"), f"{b['name']}: {ref}_ratio null and no {ref}_error"
             continue
+        assert ref + "_error" not in b, f"{b['name']}: {ref}_ratio and {ref}_error both"
         lo, hi = sorted((b[ref + "_before_p50_ns"], b[ref + "_after_p50_ns"]))
         assert hi - lo <= bracket["tolerance"] * lo + 1e-9, f"{b['name']}: {ref} ratio from references that disagree"
         assert abs(b[ref + "_p50_ns"] - (lo + hi) / 2) <= 1e-9 * hi, f"{b['name']}: {ref}_p50_ns is not their mean"
