@@ -10,7 +10,9 @@ The figure compared is msgs_per_s (a throughput: higher is better) when every va
 repetition of both sides has it, else real_time in ns (a time: lower is better); the load
 suite always compares real_time (its p50), since its msgs_per_s is the rate it was offered.
 --metric floor_ratio compares pingpong round trips divided by the adjacent hardware floor,
-which on noisy virtual machines is steadier than absolute times.
+which on noisy virtual machines is steadier than absolute times (results since f80893a divide
+by the mean of the floors before and after each entry, older ones by the floor before it: a
+note says when A and B differ in this).
 
 Exit status: 0 no significant regression, 1 at least one significant regression beyond the
 threshold, 2 bad usage or an input that is not a valid result file (one line on stderr).
@@ -293,6 +295,12 @@ def main(argv=None) -> int:
               f"the build's")
     if ca["quick"] != cb["quick"]:
         print("note: one of A and B is a --quick run: their workloads differ")
+    if args.metric == "floor_ratio" and ("bracket" in ca) != ("bracket" in cb):
+        # Since f80893a a round trip's floor is measured before and after it, the ratio divides
+        # by their mean, and a repetition whose floors disagree has none (bench/README.md).
+        print(f"note: only {'A' if 'bracket' in ca else 'B'} bracketed its round trips "
+              f"(context.bracket): its floor_ratio divides by the mean of the floors measured "
+              f"before and after each entry, the other's by the floor before it alone")
     print(f"test: two-sided Mann-Whitney U over repetitions, alpha {args.alpha:g}; "
           f"threshold {args.threshold:g}%; B/A is the ratio of medians")
     print()

@@ -168,6 +168,24 @@ class CompareTest(unittest.TestCase):
         self.assertIn("only in A (not compared): pingpong/mutex/0-1, stream/", out)
         self.assertIn("only in B (not compared): pingpong/vyukov/0-1", out)
         self.assertIn("without floor_ratio in A or B (not compared): floor/0-1, floor/1-0", out)
+        self.assertNotIn("bracketed", out)
+
+    def test_floor_ratio_across_bracketed_and_older_results_says_so(self):
+        # Since f80893a a ratio divides by the mean of the floors before and after its entry
+        # (context.bracket); an older file's by the floor before it alone.
+        old = self.write("old.json")
+        new = self.write("new.json", bracket={"tolerance": 0.25, "attempts": 3, "entries": 10,
+                                              "retried": 2, "unsettled": 0})
+        for args, side in (((old, new), "B"), ((new, old), "A")):
+            with self.subTest(side=side):
+                status, out = run_in_process(*args, "--metric", "floor_ratio")
+                self.assertEqual(status, 0, out)
+                self.assertIn(f"note: only {side} bracketed its round trips", out)
+                # Other metrics do not divide by the floor: nothing to say.
+                status, out = run_in_process(*args)
+                self.assertNotIn("bracketed", out)
+        status, out = run_in_process(new, new, "--metric", "floor_ratio")
+        self.assertNotIn("bracketed", out)
 
     def test_runs_without_repetitions_are_not_called_unpaired(self):
         # Aggregates only (Google Benchmark's --benchmark_report_aggregates_only): the run is
