@@ -554,6 +554,22 @@ json run_suites(const run_options& o, json& context) {
     // Round trips are measured between two measurements of their reference
     // (bracket.hpp), and again while those disagree.
     const bracket_params bp;
+    // Measures an entry between two floors of pair p: `body(m)` fills an
+    // outcome m (a copy of `blank`, with a reference_pair `floor`), and the
+    // whole is measured again while `settled(m)` says no, at most
+    // bp.attempts times. Returns the last outcome and the number of tries.
+    auto between_floors = [&](pair_t p, const auto& blank, auto&& body, auto&& settled) {
+        return until_settled(
+            bp.attempts,
+            [&] {
+                auto m = blank;
+                m.floor.before = floor_on(p, true);
+                body(m);
+                m.floor.after = floor_on(p, true);
+                return m;
+            },
+            settled, interrupted);
+    };
     // A floor cut short by the interrupt (the one after the entry) is no
     // reference: the entry is marked invalid, and the driver drops it as it
     // drops any entry the interrupt cut short.
@@ -588,20 +604,15 @@ json run_suites(const run_options& o, json& context) {
                                            reference_pair floor;
                                            latency_result r;
                                        };
-                                       auto [out, tries] = until_settled(
-                                           bp.attempts,
-                                           [&] {
-                                               outcome m;
-                                               m.floor.before = floor_on(p, true);
+                                       auto [out, tries] = between_floors(
+                                           p, outcome{},
+                                           [&](outcome& m) {
                                                all_queues::with(qn, [&]<class K>() {
                                                    m.r = measure_pingpong<K>(p.first, p.second, lp);
                                                });
-                                               m.floor.after = floor_on(p, true);
-                                               return m;
                                            },
                                            // A failed round trip is not measured again.
-                                           [&](const outcome& m) { return !m.r.ok || m.floor.agree(bp.tolerance); },
-                                           interrupted);
+                                           [&](const outcome& m) { return !m.r.ok || m.floor.agree(bp.tolerance); });
                                        json e = base_entry("pingpong", qn, p, rep, o.reps);
                                        put_round_trip(e, out.r, out.floor, lp, bp, tries);
                                        cut_short_if_interrupted(e, out.floor);
@@ -628,20 +639,13 @@ json run_suites(const run_options& o, json& context) {
                                                return !m.sub.ok || !m.raw.before.ok || !m.raw.after.ok ||
                                                       (m.floor.agree(bp.tolerance) && m.raw.agree(bp.tolerance));
                                            };
-                                           auto [out, tries] = until_settled(
-                                               bp.attempts,
-                                               [&] {
-                                                   outcome m;
-                                                   m.floor.before = floor_on(p, true);
-                                                   all_queues::with(qn, [&]<class K>() {
-                                                       m.raw.before = measure_pingpong<K>(p.first, p.second, lp);
-                                                       m.sub = measure_submit<K>(p.first, p.second, lp, pol);
-                                                       m.raw.after = measure_pingpong<K>(p.first, p.second, lp);
-                                                   });
-                                                   m.floor.after = floor_on(p, true);
-                                                   return m;
-                                               },
-                                               settled, interrupted);
+                                           auto [out, tries] = between_floors(p, outcome{}, [&](outcome& m) {
+                                               all_queues::with(qn, [&]<class K>() {
+                                                   m.raw.before = measure_pingpong<K>(p.first, p.second, lp);
+                                                   m.sub = measure_submit<K>(p.first, p.second, lp, pol);
+                                                   m.raw.after = measure_pingpong<K>(p.first, p.second, lp);
+                                               });
+                                           }, settled);
                                            json e = base_entry("submit", qn, p, rep, o.reps);
                                            if (pol != rt::smp_config{}.poll)
                                                e["name"] = e["run_name"] = "submit/" + qn + "/" +
