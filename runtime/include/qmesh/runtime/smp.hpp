@@ -1378,8 +1378,11 @@ private:
         }
         cs.counters.cpu_ns = thread_cpu_ns() - cpu0;
         cs.counters.wall_ns = detail::clock_ns() - wall0;
-        // (An aborted mesh's leftover tasks are disposed of at thread exit,
-        // after this: what fails then is counted and printed process-wide.)
+        // Only an aborted loop leaves tasks (every other exit waits for an
+        // empty queue). They never run: disposed of here, while this thread
+        // is still this core's reactor, a failed future one of them held is
+        // counted for this core, not only process-wide at thread exit.
+        local_tasks().discard_all();
         cs.counters.unhandled_failures = local_unhandled_failures() - unhandled0;
         hooks = {};
     }
