@@ -272,6 +272,25 @@ TEST(sample_clock, its_ticks_turned_into_ns_keep_time_with_steady_clock) {
     EXPECT_LT(c.overhead_ns(), 10'000.0);
 }
 
+// A mesh that samples nothing reads steady_clock uncalibrated (it never
+// asks for the process's calibrated clock, which costs about 25 ms the first
+// time); one that samples uses the process's clock. On a machine whose
+// calibrated clock is steady_clock too the first check cannot tell them
+// apart; here (x86-64 with a TSC the kernel trusts) it can.
+TEST(sample_clock, a_mesh_that_samples_nothing_does_not_calibrate) {
+    auto cfg = two_cores(8, 8);
+    cfg.latency_sample_every = 0;
+    const rt::smp<ff_ring_kind> quiet(cfg);
+    EXPECT_STREQ(quiet.latency_clock().name(), "steady_clock");
+    EXPECT_EQ(quiet.latency_clock().ns_per_tick(), 1.0);
+    EXPECT_GE(quiet.latency_clock().overhead_ns(), 0.0);
+    cfg.latency_sample_every = 16;
+    const rt::smp<ff_ring_kind> sampling(cfg);
+    const rt::sample_clock& process = rt::sample_clock::get();
+    EXPECT_STREQ(sampling.latency_clock().name(), process.name());
+    EXPECT_EQ(sampling.latency_clock().ns_per_tick(), process.ns_per_tick());
+}
+
 // A future fulfilled on the next turn: a task that gives the reactor back.
 rt::future<> next_turn() {
     rt::promise<> p;

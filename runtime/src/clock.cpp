@@ -68,9 +68,13 @@ const sample_clock& sample_clock::get() {
     return c;
 }
 
-sample_clock::sample_clock() {
+sample_clock sample_clock::steady() { return sample_clock(false); }
+
+sample_clock::sample_clock() : sample_clock(true) {}
+
+sample_clock::sample_clock(bool calibrate) {
 #if defined(__x86_64__)
-    if (invariant_tsc() && kernel_trusts_tsc()) {
+    if (calibrate && invariant_tsc() && kernel_trusts_tsc()) {
         // The median of five rates: one run spoiled by a pause the pairs
         // did not catch cannot move it.
         std::vector<double> rates;

@@ -67,6 +67,10 @@ class sample_clock {
 public:
     // The process's clock, calibrated on first use (thread-safe).
     static const sample_clock& get();
+    // steady_clock alone, with nothing to calibrate: for a mesh that takes
+    // no sample (its latency_sample_every is 0), so that it does not pay
+    // get()'s calibration (about 25 ms, once per process) for nothing.
+    static sample_clock steady();
 
     std::uint64_t now() const noexcept {
 #if defined(__x86_64__)
@@ -94,6 +98,7 @@ public:
 
 private:
     sample_clock();
+    explicit sample_clock(bool calibrate);
     bool tsc_ = false;
     double ns_per_tick_ = 1.0;
     double overhead_ns_ = 0.0;

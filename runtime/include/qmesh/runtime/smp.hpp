@@ -547,6 +547,7 @@ public:
         rep_.resize(static_cast<std::size_t>(n_) * n_);
         counters_.resize(static_cast<std::size_t>(n_) * n_);
         core_counters_.resize(n_);
+        if (cfg_.latency_sample_every != 0) clk_ = sample_clock::get();
     }
     smp(const smp&) = delete;
     smp& operator=(const smp&) = delete;
@@ -751,7 +752,8 @@ public:
     // of every core, and where the queues' memory went.
     const histogram& latency() const noexcept { return latency_; }
     // The clock the sample is taken with: subtract its overhead_ns() from
-    // each figure for the net latency.
+    // each figure for the net latency. (steady_clock, uncalibrated, when
+    // latency_sample_every is 0: there is no figure.)
     const sample_clock& latency_clock() const noexcept { return clk_; }
     const numa_report& numa() const noexcept { return numa_; }
 
@@ -1517,7 +1519,9 @@ private:
     std::vector<std::unique_ptr<queue_type>> rep_;  // [from * n + to]: replies for from's requests to `to`
     std::vector<pair_counters> counters_;
     std::vector<core_counters> core_counters_;
-    sample_clock clk_ = sample_clock::get();  // a copy: read on every sampled submit_to
+    // A copy: read on every sampled submit_to. Calibrated only for a mesh
+    // that samples (set in the constructor).
+    sample_clock clk_ = sample_clock::steady();
     histogram latency_;
     numa_report numa_;
     std::unique_ptr<std::vector<core_state>> cores_;
