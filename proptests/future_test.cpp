@@ -425,6 +425,62 @@ TEST(future, a_task_scheduled_while_the_queue_is_disposed_of_is_disposed_of_too)
     EXPECT_EQ(second_destroyed, 1);
 }
 
+// A chain that never failed, left queued when its thread ends, is disposed
+// of without a report: each promise the discard breaks takes down only
+// continuations that are disposed of too, so nobody could ever look. Before,
+// every state down the chain was counted (three here). A failed future that a
+// discarded task held is still counted: that failure was there before.
+TEST(future, a_chain_disposed_of_unrun_is_no_failure_but_a_held_failure_still_is) {
+    const auto before = rt::unhandled_failures();
+    std::thread t([] {
+        promise<int> p;
+        (void)p.get_future()
+            .then([](int v) { return v + 1; })
+            .then([](int v) { return v + 1; })
+            .then([](int v) { return v + 1; })
+            .then([](int) {});
+        p.set_value(1);  // the first continuation is queued, and never runs
+    });
+    t.join();
+    EXPECT_EQ(rt::unhandled_failures(), before);
+    std::thread u([] {
+        rt::schedule_fn([f = rt::make_exception_future<>(std::runtime_error("held"))] {});
+        promise<> p;
+        (void)p.get_future().then([] {}).then([] {});
+        rt::schedule_fn([p = std::move(p)] {});  // breaks the chain when disposed of
+    });
+    u.join();
+    EXPECT_EQ(rt::unhandled_failures(), before + 1);
+}
+
+// A future with no state (moved from) fails the chain it meets with
+// logic_error, like co_await and get() on it, whether a continuation returns
+// it (the ready and the pending path) or it is given to then, then_wrapped or
+// forward_to. Before, the pending path and then() dereferenced the null
+// state (a crash inside a task), and the ready path returned a future with no
+// state.
+TEST(future, a_future_with_no_state_fails_the_chain_instead_of_crashing) {
+    future<> gone = make_ready_future<>();
+    future<> kept = std::move(gone);
+    auto ready = make_ready_future<>().then([&] { return std::move(gone); });
+    ASSERT_TRUE(ready.available());
+    EXPECT_THROW(ready.get(), std::logic_error);
+    promise<> p;
+    auto pending = p.get_future().then([&] { return std::move(gone); });
+    p.set_value();
+    rt::run_tasks();
+    ASSERT_TRUE(pending.available());
+    EXPECT_THROW(pending.get(), std::logic_error);
+    EXPECT_THROW((void)std::move(gone).then([] {}), std::logic_error);
+    EXPECT_THROW((void)std::move(gone).then_wrapped([](future<>) {}), std::logic_error);
+    promise<> q;
+    auto forwarded = q.get_future();
+    std::move(gone).forward_to(std::move(q));
+    ASSERT_TRUE(forwarded.available());
+    EXPECT_THROW(forwarded.get(), std::logic_error);
+    kept.get();
+}
+
 }  // namespace
 }  // namespace qmesh::test
 

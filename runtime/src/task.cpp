@@ -15,6 +15,10 @@ void task_queue::discard_all() noexcept {
     // with its promise breaks that promise's future, whose own continuation
     // is then scheduled): the queue is consistent before each discard, so
     // such a push lands in it and is disposed of in turn.
+    // A thread has one queue (see the class), so the thread's flag is the
+    // queue's. Restored, not cleared, in case a discard ever nests.
+    const bool outer = detail::tl_discarding;
+    detail::tl_discarding = true;
     while (head_ != nullptr) {
         task* t = head_;
         head_ = t->next_;
@@ -22,6 +26,7 @@ void task_queue::discard_all() noexcept {
         --size_;
         t->discard();
     }
+    detail::tl_discarding = outer;
 }
 
 std::size_t task_queue::run(std::size_t quota) noexcept {

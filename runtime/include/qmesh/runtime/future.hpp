@@ -35,6 +35,7 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -215,6 +216,14 @@ struct call_result<void, F> {
 template <class T, class F>
 using call_result_t = typename call_result<T, F>::type;
 
+namespace detail {
+// Why an operation on a future with no state (moved from) fails.
+inline std::exception_ptr no_state_error(const char* where) {
+    return std::make_exception_ptr(
+        std::logic_error(std::string("qmesh: a future with no state (moved from) ") + where));
+}
+}  // namespace detail
+
 // Calls f (with the value, unless T is void) and turns what it returns, or
 // throws, into a future.
 template <class T, class F>
@@ -231,7 +240,11 @@ auto futurize_apply(F& f, detail::stored_t<T>&& v) noexcept {
     };
     try {
         if constexpr (is_future<R>::value) {
-            return call();
+            // A future with no state (moved from) would leave the chain
+            // with nothing to wait on: it fails instead, as get() would.
+            R r = call();
+            if (!r.valid()) return make_exception_future<typename Fut::value_type>(detail::no_state_error("returned by a continuation"));
+            return r;
         } else if constexpr (std::is_void_v<R>) {
             call();
             return make_ready_future<>();
@@ -298,7 +311,15 @@ private:
         // (Only if someone still holds the state: a future nobody kept
         // cannot observe it, and is not an unhandled failure.)
         if (s_ != nullptr) {
-            if (got_future_ && s_->refs > 1) s_->set_exception(std::make_exception_ptr(broken_promise{}));
+            if (got_future_ && s_->refs > 1) {
+                s_->set_exception(std::make_exception_ptr(broken_promise{}));
+                // Broken because a task holding it is being disposed of
+                // unrun (its thread is ending, or its reactor aborted): the
+                // continuations that could look are disposed of with it, so
+                // each state down a chain that never failed would be counted.
+                // Only failures that were there before the discard count.
+                if (discarding_tasks()) s_->observed = true;
+            }
             detail::release(std::exchange(s_, nullptr));
         }
     }
@@ -371,6 +392,7 @@ public:
         using R = call_result_t<T, std::remove_reference_t<F>>;
         using Fut = futurize_t<R>;
         using U = typename Fut::value_type;
+        if (!valid()) std::rethrow_exception(detail::no_state_error("given to then()"));
         if (available()) {
             if (failed()) return make_exception_future<U>(get_exception());
             // f takes the value straight from the state, which this holds
@@ -404,6 +426,7 @@ public:
         using R = std::invoke_result_t<F&, future<T>&&>;
         using Fut = futurize_t<R>;
         using U = typename Fut::value_type;
+        if (!valid()) std::rethrow_exception(detail::no_state_error("given to then_wrapped()"));
         if (available()) {
             return futurize_invoke([&]() -> R { return std::invoke(f, std::move(*this)); });
         }
@@ -451,8 +474,12 @@ public:
         return then([](auto&&...) {});
     }
 
-    // Moves this future's eventual outcome into p.
+    // Moves this future's eventual outcome into p (with no state: p fails).
     void forward_to(promise<T>&& p) noexcept {
+        if (!valid()) {
+            p.set_exception(detail::no_state_error("given to forward_to()"));
+            return;
+        }
         if (available()) {
             holder h{std::exchange(s_, nullptr)};
             pass_on(*h.p, p);

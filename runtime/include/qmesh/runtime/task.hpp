@@ -80,10 +80,15 @@ static_assert(std::is_trivially_destructible_v<task_queue>, "a thread's queue mu
 
 namespace detail {
 inline thread_local constinit task_queue tl_tasks{};
+inline thread_local constinit bool tl_discarding = false;  // inside discard_all()
 }  // namespace detail
 
 // This thread's queue.
 inline task_queue& local_tasks() noexcept { return detail::tl_tasks; }
+
+// True while this thread's queue disposes of tasks that will never run
+// (discard_all): what they break then is not a failure anyone could see.
+inline bool discarding_tasks() noexcept { return detail::tl_discarding; }
 
 inline void schedule(task* t) noexcept { local_tasks().push(t); }
 
