@@ -592,6 +592,28 @@ TEST(combinators, parallel_for_each_starts_all_then_waits) {
     EXPECT_THROW(f.get(), std::runtime_error);
 }
 
+// An lvalue range is the caller's: f changes its elements in place, also
+// after a suspension (the do_with pattern). Before, the range was copied
+// into the wait and every change was lost.
+TEST(combinators, parallel_for_each_over_an_lvalue_changes_the_callers_elements) {
+    std::vector<int> v{1, 1, 1, 1};
+    auto f = rt::parallel_for_each(v, [](int& x) { ++x; });
+    ASSERT_TRUE(f.available());
+    f.get();
+    EXPECT_EQ(v, (std::vector<int>{2, 2, 2, 2}));
+    std::vector<promise<>> ps(2);
+    std::size_t next = 0;
+    auto g = rt::do_with(std::vector<int>{5, 6}, [&](std::vector<int>& w) {
+        return rt::parallel_for_each(w, [&](int& x) { return ps[next++].get_future().then([&x] { x *= 10; }); })
+            .then([&w] { return w[0] + w[1]; });
+    });
+    ps[1].set_value();
+    ps[0].set_value();
+    rt::run_tasks();
+    ASSERT_TRUE(g.available());
+    EXPECT_EQ(g.get(), 110);
+}
+
 TEST(combinators, do_with_keeps_the_object_alive_until_done) {
     promise<> later;
     auto counter = std::make_shared<int>(0);

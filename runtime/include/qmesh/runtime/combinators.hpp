@@ -147,13 +147,28 @@ future<> do_until(Stop stop, F f) {
     }
 }
 
-// parallel_for_each(range, f): starts f(x) for every element at once, then
-// waits for all; fails with the first exception after all have finished.
+namespace detail {
+// Range is a reference (the caller's range, iterated where it is) or a plain
+// type (an rvalue the frame owns). f runs on every element before the first
+// suspension; the frame keeps f and an owned range until all are done.
 template <class Range, class F>
-future<> parallel_for_each(Range range, F f) {
+future<> parallel_for_each_over(Range range, F f) {
     std::vector<future<>> fs;
     for (auto&& x : range) fs.push_back(futurize_invoke([&] { return f(x); }).discard_result());
     co_await when_all_succeed(std::move(fs));
+}
+}  // namespace detail
+
+// parallel_for_each(range, f): starts f(x) for every element at once, then
+// waits for all; fails with the first exception after all have finished.
+// An lvalue range is iterated in place, as Seastar's is: f(x) gets the
+// caller's elements, so what it changes is changed there, and they must
+// outlive the returned future if f's futures use them (do_with arranges
+// that). An rvalue range is moved into the wait, and its elements live until
+// the future resolves.
+template <class Range, class F>
+future<> parallel_for_each(Range&& range, F f) {
+    return detail::parallel_for_each_over<Range>(std::forward<Range>(range), std::move(f));
 }
 
 // do_with(obj, f): moves obj and f somewhere stable, calls f(obj&), and keeps
