@@ -989,7 +989,7 @@ rt::future<> three_to_core_2(M& m) {
 // its budget and hands the slot back only at its next poll, found empty.
 template <class F>
 void never_called_stuck(std::size_t slots, F on_core_1, rt::polling poll = rt::polling::scan,
-                        std::size_t poll_budget = 1) {
+                        std::size_t poll_budget = 1, std::size_t stall_check_turns = 1) {
     rt::smp_config cfg;
     cfg.poll = poll;
     cfg.poll_budget = poll_budget;
@@ -999,7 +999,7 @@ void never_called_stuck(std::size_t slots, F on_core_1, rt::polling poll = rt::p
     cfg.yield_when_idle = true;
     cfg.queue_capacity = slots;
     cfg.max_inflight = slots;
-    cfg.stall_check_turns = 1;
+    cfg.stall_check_turns = stall_check_turns;
     std::atomic<bool> abort{false};
     cfg.abort = &abort;
     bench::watchdog dog(abort, std::chrono::minutes(1));
@@ -1008,7 +1008,7 @@ void never_called_stuck(std::size_t slots, F on_core_1, rt::polling poll = rt::p
         bool done = false;
         try {
             mesh.run([&] { return mesh.submit_to(1, [&] { return on_core_1(mesh); }).then([&] { done = true; }); });
-        } catch (const rt::smp_deadlock& e) {
+        } catch (const std::exception& e) {  // called stuck, or aborted by the watchdog
             ADD_FAILURE() << rt::to_string(poll) << ", rep " << rep << ": " << e.what();
         }
         EXPECT_TRUE(done) << rt::to_string(poll) << ", rep " << rep;
@@ -1066,6 +1066,21 @@ TEST(smp, a_reply_held_back_for_a_returned_slot_is_not_stuck) {
 TEST(smp, a_slot_is_handed_back_when_polling_by_doorbell) {
     never_called_stuck(1, [](auto& m) { return a_reply_into_a_full_ring(m); }, rt::polling::doorbell, 64);
     never_called_stuck(2, [](auto& m) { return three_to_core_2(m); }, rt::polling::doorbell, 64);
+}
+
+// Not stuck, and not left to the stall detector: core 1's third request
+// waits for a ring slot that core 2 hands back on its idle poll, which rings
+// no one, after both replies have come back. Polling by doorbell, core 1
+// polls only sources that ring, so only its per-turn retry of waiting
+// submissions sends it. Before, only a wave retried it: with the detector
+// off (stall_check_turns 0) the mesh hung until the watchdog aborted it, and
+// with it on the request waited until reactor 0 happened to idle.
+TEST(smp, a_submission_waiting_for_a_handed_back_slot_is_sent_without_a_wave) {
+    auto& full = lazy_slow_ring<rt::work_item*>::found_full;
+    const std::uint64_t before = full[1].load();
+    never_called_stuck(2, [](auto& m) { return three_to_core_2(m); }, rt::polling::doorbell, 1, 0);
+    // The case under test happened: core 1 found its request ring full.
+    EXPECT_GT(full[1].load(), before);
 }
 
 // Stuck: core 2's return ring never takes its reply (its producer finds no

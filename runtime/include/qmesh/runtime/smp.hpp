@@ -1120,8 +1120,21 @@ private:
             for (unsigned s = 0; s < n_; ++s)
                 if (s != me) (void)drain_requests(cs, me, s, found);
         }
+        if (cfg_.poll == polling::doorbell) retry_waiting(cs);
         retry_replies(cs, me);
         return found;
+    }
+
+    // Submissions that wait while their window has room wait for a ring
+    // slot, and a consumer that hands slots back (consumer_flush, on its idle
+    // poll) sends nothing and rings nothing: no reply need come to retry
+    // them. A scan drains every source each turn, retrying as it goes
+    // (drain_replies); a doorbell core polls only the sources that rang, so
+    // it retries here, every turn something waits. O(N) only then: an idle
+    // core reads one count.
+    void retry_waiting(core_state& cs) noexcept {
+        if (cs.total_waiting == 0) return;
+        for (unsigned t = 0; t < n_ && cs.total_waiting != 0; ++t) admit_waiting(cs, t);
     }
 
     // Replies that did not fit earlier, in order per origin; an origin
@@ -1203,8 +1216,7 @@ private:
     bool nothing_sent(core_state& cs, unsigned me) noexcept {
         const std::uint64_t before = cs.pushed;
         retry_replies(cs, me);
-        if (cs.total_waiting != 0)
-            for (unsigned t = 0; t < n_; ++t) admit_waiting(cs, t);
+        retry_waiting(cs);
         return cs.pushed == before;
     }
 
