@@ -451,6 +451,16 @@ TEST(future, a_chain_disposed_of_unrun_is_no_failure_but_a_held_failure_still_is
     });
     u.join();
     EXPECT_EQ(rt::unhandled_failures(), before + 1);
+    // A future the discard broke but that outlives it (its holder was not
+    // disposed of: here the thread goes on) is counted when it is dropped.
+    {
+        promise<> p;
+        auto f = p.get_future();
+        rt::schedule_fn([p = std::move(p)] {});
+        rt::local_tasks().discard_all();
+        ASSERT_TRUE(f.failed());
+    }
+    EXPECT_EQ(rt::unhandled_failures(), before + 2);
 }
 
 // A future with no state (moved from) fails the chain it meets with
@@ -612,6 +622,23 @@ TEST(combinators, parallel_for_each_over_an_lvalue_changes_the_callers_elements)
     rt::run_tasks();
     ASSERT_TRUE(g.available());
     EXPECT_EQ(g.get(), 110);
+}
+
+// An rvalue range is moved into the wait: its elements live until the
+// future resolves, after the caller's statement has ended (a reference kept
+// to the temporary instead would read freed memory: ASan reports it).
+TEST(combinators, parallel_for_each_over_an_rvalue_keeps_its_elements_until_done) {
+    std::vector<promise<>> ps(3);
+    std::size_t next = 0;
+    int sum = 0;
+    auto f = rt::parallel_for_each(std::vector<int>{1, 20, 300}, [&](int& x) {
+        return ps[next++].get_future().then([&x, &sum] { sum += x; });
+    });
+    for (auto& p : ps) p.set_value();
+    rt::run_tasks();
+    ASSERT_TRUE(f.available());
+    f.get();
+    EXPECT_EQ(sum, 321);
 }
 
 TEST(combinators, do_with_keeps_the_object_alive_until_done) {

@@ -106,6 +106,11 @@ struct state : pooled {
 
     status st = status::pending;
     bool observed = false;  // someone took the exception
+    // Broken by a promise that died in a discard (task_queue::discard_all).
+    // If the state dies within that discard too, nothing could have looked
+    // (the continuations down its chain are disposed of with it), and it is
+    // not counted; if it outlives the discard (a holder kept it), it is.
+    bool broken_in_discard = false;
     std::uint32_t refs = 1;
     std::optional<stored_t<T>> value;
     std::exception_ptr ex;
@@ -117,7 +122,8 @@ struct state : pooled {
     void (*destroy)(state*) noexcept = nullptr;
 
     ~state() {
-        if (st == status::failed && !observed) count_unhandled_failure(ex);
+        if (st == status::failed && !observed && !(broken_in_discard && discarding_tasks()))
+            count_unhandled_failure(ex);
     }
     void fire() noexcept {
         if (continuation != nullptr) {
@@ -314,11 +320,10 @@ private:
             if (got_future_ && s_->refs > 1) {
                 s_->set_exception(std::make_exception_ptr(broken_promise{}));
                 // Broken because a task holding it is being disposed of
-                // unrun (its thread is ending, or its reactor aborted): the
-                // continuations that could look are disposed of with it, so
-                // each state down a chain that never failed would be counted.
-                // Only failures that were there before the discard count.
-                if (discarding_tasks()) s_->observed = true;
+                // unrun (its thread is ending, or its reactor aborted): each
+                // state down a chain that never failed would be counted.
+                // Not counted if it dies within this discard (see state).
+                if (discarding_tasks()) s_->broken_in_discard = true;
             }
             detail::release(std::exchange(s_, nullptr));
         }

@@ -547,7 +547,6 @@ public:
         rep_.resize(static_cast<std::size_t>(n_) * n_);
         counters_.resize(static_cast<std::size_t>(n_) * n_);
         core_counters_.resize(n_);
-        if (cfg_.latency_sample_every != 0) clk_ = sample_clock::get();
     }
     smp(const smp&) = delete;
     smp& operator=(const smp&) = delete;
@@ -842,6 +841,7 @@ private:
         unsigned sample_tick = 0;
         bool stopping_seen = false;
         bool quiesced = false;
+        bool ring_full_seen = false;  // a send found its ring full since the last retry_waiting
     };
     static constexpr std::uint8_t req_dirty = 1, rep_dirty = 2;
     static constexpr unsigned max_groups = 256;
@@ -931,7 +931,10 @@ private:
         const unsigned from = item->from;  // once pushed, the item is the target's
         const std::size_t sl = slot(to, item->group);
         if (cs.inflight[sl] >= cfg_.max_inflight) return false;
-        if (!req(from, to).try_push(std::move(item))) return false;
+        if (!req(from, to).try_push(std::move(item))) {
+            cs.ring_full_seen = true;  // retry_waiting
+            return false;
+        }
         ++cs.inflight[sl];
         ++cs.total_inflight;
         ++cs.pushed;
@@ -1125,15 +1128,21 @@ private:
         return found;
     }
 
-    // Submissions that wait while their window has room wait for a ring
+    // A submission that found its ring full (not its window) waits for a
     // slot, and a consumer that hands slots back (consumer_flush, on its idle
-    // poll) sends nothing and rings nothing: no reply need come to retry
-    // them. A scan drains every source each turn, retrying as it goes
+    // poll) sends nothing and rings nothing: no reply need come to retry it.
+    // A scan drains every source each turn, retrying as it goes
     // (drain_replies); a doorbell core polls only the sources that rang, so
-    // it retries here, every turn something waits. O(N) only then: an idle
-    // core reads one count.
+    // it retries here, on every turn after a send found a ring full (a try
+    // that finds one full again sets the flag again). O(N) only then: a core
+    // whose waiting submissions wait only for their windows, or an idle
+    // core, reads one flag. (A shared inbox never fills: inbox_capacity.)
     void retry_waiting(core_state& cs) noexcept {
-        if (cs.total_waiting == 0) return;
+        if (!cs.ring_full_seen) return;
+        cs.ring_full_seen = false;
+        admit_all_waiting(cs);
+    }
+    void admit_all_waiting(core_state& cs) noexcept {
         for (unsigned t = 0; t < n_ && cs.total_waiting != 0; ++t) admit_waiting(cs, t);
     }
 
@@ -1216,7 +1225,7 @@ private:
     bool nothing_sent(core_state& cs, unsigned me) noexcept {
         const std::uint64_t before = cs.pushed;
         retry_replies(cs, me);
-        retry_waiting(cs);
+        admit_all_waiting(cs);
         return cs.pushed == before;
     }
 
@@ -1532,8 +1541,8 @@ private:
     std::vector<pair_counters> counters_;
     std::vector<core_counters> core_counters_;
     // A copy: read on every sampled submit_to. Calibrated only for a mesh
-    // that samples (set in the constructor).
-    sample_clock clk_ = sample_clock::steady();
+    // that samples. (cfg_ is declared, so initialised, before it.)
+    sample_clock clk_ = cfg_.latency_sample_every != 0 ? sample_clock::get() : sample_clock::steady();
     histogram latency_;
     numa_report numa_;
     std::unique_ptr<std::vector<core_state>> cores_;

@@ -23,7 +23,8 @@ public:
     virtual ~task() = default;
     // Runs the task and disposes of it (a task deletes itself when done).
     virtual void run_and_dispose() noexcept = 0;
-    // Disposes of a task that will never run (its thread is ending). A task
+    // Disposes of a task that will never run (its thread is ending, or its
+    // reactor aborted). A task
     // the queue does not own (a coroutine's, embedded in its frame) overrides
     // this to do nothing.
     virtual void discard() noexcept { delete this; }
@@ -63,7 +64,7 @@ public:
     std::size_t run(std::size_t quota = std::numeric_limits<std::size_t>::max()) noexcept;
 
     // Disposes of every queued task without running it (task::discard):
-    // the thread is ending, so they never will run.
+    // the thread is ending, or its reactor aborted, so they never will run.
     void discard_all() noexcept;
 
 private:
@@ -87,7 +88,8 @@ inline thread_local constinit bool tl_discarding = false;  // inside discard_all
 inline task_queue& local_tasks() noexcept { return detail::tl_tasks; }
 
 // True while this thread's queue disposes of tasks that will never run
-// (discard_all): what they break then is not a failure anyone could see.
+// (discard_all): a promise they break then, whose state dies within the same
+// disposal, is no failure anyone could have seen (future.hpp).
 inline bool discarding_tasks() noexcept { return detail::tl_discarding; }
 
 inline void schedule(task* t) noexcept { local_tasks().push(t); }
