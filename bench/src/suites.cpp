@@ -128,7 +128,9 @@ void put_reference(json& e, const std::string& name, const latency_result& r, co
 }
 
 // A one-at-a-time round trip of 8-byte messages on one pair, between two
-// floors measured next to it.
+// floors measured next to it. A floor cut short by the interrupt (the one
+// after the entry) is no reference: the entry is marked invalid, and the
+// driver drops it as it drops any entry the interrupt cut short.
 void put_round_trip(json& e, const latency_result& r, const reference_pair& floor, const latency_params& lp,
                     const bracket_params& bp, unsigned tries) {
     put_latency(e, r);
@@ -137,6 +139,10 @@ void put_round_trip(json& e, const latency_result& r, const reference_pair& floo
     e["batch"] = 1;
     e["tries"] = tries;
     put_reference(e, "floor", r, floor, "the floor", bp, tries);
+    if (interrupted() && !floor.ok()) {
+        e["valid"] = false;
+        e["error_message"] = "interrupted";
+    }
 }
 
 // The fields of a throughput measurement; real_time is ns per message.
@@ -570,15 +576,6 @@ json run_suites(const run_options& o, json& context) {
             },
             settled, interrupted);
     };
-    // A floor cut short by the interrupt (the one after the entry) is no
-    // reference: the entry is marked invalid, and the driver drops it as it
-    // drops any entry the interrupt cut short.
-    auto cut_short_if_interrupted = [&](json& e, const reference_pair& floor) {
-        if (interrupted() && !floor.ok()) {
-            e["valid"] = false;
-            e["error_message"] = "interrupted";
-        }
-    };
 
     // Every configuration of every suite, as a closure measuring one
     // repetition; the repetitions then go round-robin over this list.
@@ -615,7 +612,6 @@ json run_suites(const run_options& o, json& context) {
                                            [&](const outcome& m) { return !m.r.ok || m.floor.agree(bp.tolerance); });
                                        json e = base_entry("pingpong", qn, p, rep, o.reps);
                                        put_round_trip(e, out.r, out.floor, lp, bp, tries);
-                                       cut_short_if_interrupted(e, out.floor);
                                        return e;
                                    }});
 
@@ -661,7 +657,6 @@ json run_suites(const run_options& o, json& context) {
                                                    e["error_message"] = "raw round trip: " + raw->error;
                                                }
                                            put_reference(e, "raw", out.sub, out.raw, "the raw round trip", bp, tries);
-                                           cut_short_if_interrupted(e, out.floor);
                                            return e;
                                        }});
 
