@@ -249,7 +249,9 @@ auto futurize_apply(F& f, detail::stored_t<T>&& v) noexcept {
             // A future with no state (moved from) would leave the chain
             // with nothing to wait on: it fails instead, as get() would.
             R r = call();
-            if (!r.valid()) return make_exception_future<typename Fut::value_type>(detail::no_state_error("returned by a continuation"));
+            if (!r.valid())
+                return make_exception_future<typename Fut::value_type>(
+                    detail::no_state_error("returned by a continuation"));
             return r;
         } else if constexpr (std::is_void_v<R>) {
             call();

@@ -24,9 +24,8 @@ public:
     // Runs the task and disposes of it (a task deletes itself when done).
     virtual void run_and_dispose() noexcept = 0;
     // Disposes of a task that will never run (its thread is ending, or its
-    // reactor aborted). A task
-    // the queue does not own (a coroutine's, embedded in its frame) overrides
-    // this to do nothing.
+    // reactor aborted). A task the queue does not own (a coroutine's,
+    // embedded in its frame) overrides this to do nothing.
     virtual void discard() noexcept { delete this; }
 
 private:
