@@ -553,6 +553,50 @@ TEST(smp, a_loop_of_ready_iterations_lets_its_reactor_poll) {
     EXPECT_LT(spins_until, give_up);
 }
 
+// Where a reply's continuation runs (smp_config::inline_replies). Reactor 0
+// queues `queued` tasks and runs one a turn (task_quota 1); the first lets
+// core 1 answer and waits until its function has returned, so the reply is
+// on its way and polled while most of the tasks still wait. Inline, its
+// continuation runs in that poll, ahead of them; scheduled, it joins the
+// queue behind every one of them. Returns how many had run when it did.
+// (Inline fails only if core 1 takes longer to push a reply it has made than
+// reactor 0 takes to run the rest: a million turns, 50 ms at least.)
+std::size_t tasks_run_before_the_reply(bool inline_replies, std::size_t queued) {
+    std::atomic<bool> abort{false};
+    bench::watchdog dog{abort, std::chrono::minutes(1)};
+    rt::smp_config c = aborted_by(two_cores(8, 8), abort);
+    c.task_quota = 1;
+    c.inline_replies = inline_replies;
+    rt::smp<ff_ring_kind> mesh(c);
+    std::atomic<bool> go{false}, answered{false};
+    std::size_t ran = 0, at_reply = 0;
+    mesh.run([&]() -> rt::future<> {
+        auto reply = mesh.submit_to(1, [&] {
+            while (!go.load(std::memory_order_relaxed)) std::this_thread::yield();
+            answered.store(true, std::memory_order_relaxed);
+            return 1;
+        });
+        auto seen = std::move(reply).then([&](int) { at_reply = ran; });
+        for (std::size_t i = 0; i < queued; ++i)
+            rt::schedule_fn([&go, &answered, &ran, i] {
+                if (i == 0) {
+                    go.store(true, std::memory_order_relaxed);
+                    while (!answered.load(std::memory_order_relaxed)) std::this_thread::yield();
+                }
+                ++ran;
+            });
+        co_await std::move(seen);
+    });
+    EXPECT_EQ(ran, queued);
+    return at_reply;
+}
+
+TEST(smp, a_replys_continuation_runs_in_the_poll_that_took_it_or_queues_when_told) {
+    constexpr std::size_t queued = 1'000'000;
+    EXPECT_LT(tasks_run_before_the_reply(true, queued), queued) << "inline: it waited behind the queue";
+    EXPECT_EQ(tasks_run_before_the_reply(false, queued), queued) << "scheduled: it jumped the queue";
+}
+
 // Stuck with nothing held: run()'s function waits on a future whose
 // promise nothing will ever fulfil (it outlives the mesh, leaked: breaking
 // it would run run()'s continuation after run() has gone).
@@ -850,7 +894,7 @@ TEST(smp, a_small_request_crosses_in_one_line) {
     auto f = item->get_future();
     EXPECT_TRUE(item->process());
     EXPECT_FALSE(f.available());
-    item->complete();  // publishes, drops the mesh's reference
+    EXPECT_EQ(item->complete(), nullptr);  // publishes, drops the mesh's reference; nothing waits on f
     ASSERT_TRUE(f.available());
     EXPECT_EQ(f.get(), 7u);  // and the last reference frees it
 }

@@ -148,6 +148,15 @@ struct state : pooled {
         st = ex ? status::failed : status::value;
         fire();
     }
+    // publish() for a caller that runs the continuation itself: returns it
+    // (null if none) instead of scheduling it. The caller must run or
+    // schedule it (smp's reply path: smp_config::inline_replies).
+    [[nodiscard]] task* publish_unscheduled() noexcept {
+        st = ex ? status::failed : status::value;
+        task* t = continuation;
+        continuation = nullptr;
+        return t;
+    }
     std::exception_ptr take_exception() noexcept {
         observed = true;
         return ex;
