@@ -177,6 +177,8 @@ struct strategy {
     rt::idle_policy idle;
     bool flush_on_poll;
     std::size_t flush_threshold;
+    bool inline_replies = true;
+    std::uint32_t linger = 64;
 };
 constexpr strategy strategies[] = {
     {"scan", rt::polling::scan, rt::idle_policy::busy_poll, true, 0},
@@ -184,6 +186,10 @@ constexpr strategy strategies[] = {
     {"doorbell+sleep", rt::polling::doorbell, rt::idle_policy::sleep, true, 0},
     {"scan+sleep", rt::polling::scan, rt::idle_policy::sleep, true, 0},
     {"doorbell, flush when idle or at 3", rt::polling::doorbell, rt::idle_policy::busy_poll, false, 3},
+    {"scan, continuations scheduled", rt::polling::scan, rt::idle_policy::busy_poll, true, 0, false},
+    {"doorbell, continuations scheduled, no linger", rt::polling::doorbell, rt::idle_policy::busy_poll, true, 0,
+     false, 0},
+    {"doorbell+sleep, no linger", rt::polling::doorbell, rt::idle_policy::sleep, true, 0, true, 0},
 };
 
 // The fewest and the most messages a batch histogram can stand for: a poll
@@ -207,6 +213,8 @@ TYPED_TEST(smp_props, every_strategy_delivers_once_in_order) {
         cfg.idle_turns_before_sleep = 1;
         cfg.flush_on_poll = st.flush_on_poll;
         cfg.flush_threshold = st.flush_threshold;
+        cfg.inline_replies = st.inline_replies;
+        cfg.doorbell_linger_turns = st.linger;
         cfg.latency_sample_every = 7;
         rt::smp<TypeParam> mesh(cfg);
         const std::uint64_t n = scaled(4000);
@@ -595,6 +603,31 @@ TEST(smp, a_replys_continuation_runs_in_the_poll_that_took_it_or_queues_when_tol
     constexpr std::size_t queued = 1'000'000;
     EXPECT_LT(tasks_run_before_the_reply(true, queued), queued) << "inline: it waited behind the queue";
     EXPECT_EQ(tasks_run_before_the_reply(false, queued), queued) << "scheduled: it jumped the queue";
+}
+
+// A doorbell core keeps polling a source that delivered for
+// doorbell_linger_turns empty polls, then lets its bit go (so an idle core
+// is back to one word a turn). Core 1 gets one request from core 0 and then
+// nothing for 50 ms while core 0 keeps turning: its empty polls of that queue
+// are the linger and the one that clears the bit; with no linger, none (the
+// bit goes in the poll that took the request).
+TEST(smp, a_doorbell_source_lingers_for_its_turns_and_then_lets_go) {
+    for (const std::uint32_t linger : {0u, 100u}) {
+        std::atomic<bool> abort{false};
+        bench::watchdog dog{abort, std::chrono::minutes(1)};
+        rt::smp_config c = aborted_by(two_cores(8, 8), abort);
+        c.poll = rt::polling::doorbell;
+        c.doorbell_linger_turns = linger;
+        rt::smp<ff_ring_kind> mesh(c);
+        mesh.run([&]() -> rt::future<> {
+            co_await mesh.submit_to(1, [] {});
+            const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+            co_await rt::do_until([&] { return std::chrono::steady_clock::now() >= until; },
+                                  [] { return rt::make_ready_future<>(); });
+        });
+        EXPECT_EQ(mesh.counters(0, 1).received, 1u);
+        EXPECT_EQ(mesh.counters(0, 1).empty_polls, linger == 0 ? 0u : linger + 1u) << "linger " << linger;
+    }
 }
 
 // Stuck with nothing held: run()'s function waits on a future whose

@@ -41,14 +41,20 @@
 //
 // Finding work (`polling`): `scan` polls all 2(N-1) incoming queues every
 // turn, so an idle core's turn costs O(N). `doorbell` gives each core a
-// bitmap, one bit per source core, that a sender sets (once per turn per
-// target, after making its pushes visible); the receiver polls only the
-// sources whose bits it found, so an idle turn reads one word whatever N is.
-// The price: on a busy pair the bell's line crosses between the cores on
-// every turn, on top of the queue's own lines. On 2 cores that made the
-// submit_to round trip markedly slower, so `scan` is the default and the
-// doorbell pays off where an idle scan costs more than a line transfer (on
-// our VMs, past roughly 64 cores; `qmesh run --suite pollscale,mesh`).
+// bitmap, one bit per source core, that a sender sets (after making its
+// pushes visible: at the end of the turn, and, when continuations run on
+// replies sent requests, once per 64 sources after their replies); the
+// receiver polls only the sources whose bits it found, and, for
+// `doorbell_linger_turns` empty polls, those that delivered lately, so an
+// idle turn reads one word whatever N is. The price: on a busy pair the
+// bell's line crosses between the cores on every turn, on top of the queue's
+// own lines. Without the linger, a receiver saw each message only after a
+// miss on the bell's line and then one on the queue's, and the submit_to
+// round trip was markedly slower than with scan; lingering, the next message
+// of an active source is seen on the queue's line (runtime/README.md). `scan`
+// stays the default: the doorbell pays off where an idle scan costs more
+// than a line transfer (on our VMs, past roughly 64 cores; `qmesh run
+// --suite pollscale,mesh`).
 //
 // Idle policy: `busy_poll` spins; `sleep` parks a reactor on a futex after
 // `idle_turns_before_sleep` empty turns, and senders wake it. The doorbell's
@@ -144,12 +150,12 @@ struct smp_config {
     std::size_t poll_budget = 64;      // messages taken from one queue per turn
     // Where the continuation waiting on a submit_to's future runs when its
     // reply is popped. true: right there, in the poll, before the next
-    // reply is taken: the sender fulfils the promise, runs the continuation
+    // reply is completed: the sender fulfils the promise, runs the continuation
     // and frees the request in one step, with no trip through the task
     // queue and the rest of the turn (measured side by side on 2 cores:
     // runtime/README.md). Such continuations jump the task queue and do not
     // count against task_quota; poll_budget still bounds how many one poll
-    // runs, per source. false: the continuation is scheduled like any other
+    // runs, per queue polled. false: the continuation is scheduled like any other
     // (FIFO behind the tasks already queued), as Seastar's smp queue does.
     // Either way a continuation that resolves further futures schedules
     // theirs: nothing nests deeper than one.
@@ -176,6 +182,15 @@ struct smp_config {
     // stuck (see the header; 0: never). Each check costs two waves of one
     // line per reactor; a mesh with work to do never completes the second.
     std::size_t stall_check_turns = 4096;
+    // Doorbell polling: a source that delivered something stays polled for
+    // this many turns that find nothing from it before its bit clears and
+    // only a ring brings it back (0: polled only when rung). While it
+    // lingers, its next message is seen on the queue's own line, as a scan
+    // sees it, not after a miss on the doorbell's line first and one on the
+    // queue's line then; a core that goes quiet is back to reading one word
+    // an idle turn after this many turns. (Senders ring as before: a ring
+    // that finds its message already taken costs the receiver one empty poll.)
+    std::uint32_t doorbell_linger_turns = 64;
     // Watchdog hook: when *abort becomes true the reactors stop at once,
     // without draining (what was in flight is leaked), and run() throws.
     const std::atomic<bool>* abort = nullptr;
@@ -836,7 +851,8 @@ private:
         std::vector<std::uint32_t> unflushed;         // per target: pushes since its queue's last flush
         std::vector<std::uint8_t> dirty_flags;        // per peer: req_dirty | rep_dirty
         std::vector<unsigned> dirty;                  // peers with a flag set
-        std::vector<std::uint64_t> pending;           // doorbell bits seen, sources not drained yet
+        std::vector<std::uint64_t> pending;           // doorbell bits seen, sources not drained yet (or lingering)
+        std::vector<std::uint32_t> linger;            // per source: empty polls left before its bit clears
         std::uint32_t pending_words = 0;              // bit w: pending[w] != 0 (so an idle turn reads no word)
         // Replies whose return queue was full, per origin, FIFO; and the
         // origins that have one (reserved for N: a push never allocates).
@@ -1139,14 +1155,35 @@ private:
             for (std::uint32_t wm = cs.pending_words; wm != 0; wm &= wm - 1) {
                 const auto w = static_cast<unsigned>(std::countr_zero(wm));
                 std::uint64_t bits = cs.pending[w];
+                // Replies first, from every pending source of the word: they
+                // free in-flight slots for waiting submissions, and what their
+                // continuations send goes out (flush_inline_sends) before the
+                // requests are served. Bit per source: hit the budget (more),
+                // delivered anything (got).
+                std::uint64_t more = 0, got = 0;
                 for (std::uint64_t m = bits; m != 0; m &= m - 1) {
-                    const unsigned s = w * 64 + static_cast<unsigned>(std::countr_zero(m));
-                    // Replies first: they free in-flight slots for waiting submissions.
-                    bool more = drain_replies(cs, me, s, found);
-                    flush_inline_sends(cs, me);
-                    more |= drain_requests(cs, me, s, found);
-                    if (!more) bits &= ~(std::uint64_t{1} << (s % 64));
+                    const auto b = static_cast<unsigned>(std::countr_zero(m));
+                    bool g = false;
+                    if (drain_replies(cs, me, w * 64 + b, g)) more |= std::uint64_t{1} << b;
+                    if (g) got |= std::uint64_t{1} << b;
                 }
+                flush_inline_sends(cs, me);
+                for (std::uint64_t m = bits; m != 0; m &= m - 1) {
+                    const auto b = static_cast<unsigned>(std::countr_zero(m));
+                    const unsigned s = w * 64 + b;
+                    const std::uint64_t bit = std::uint64_t{1} << b;
+                    bool g = false;
+                    if (drain_requests(cs, me, s, g)) more |= bit;
+                    if (g) got |= bit;
+                    // Its bit stays while the source hit the budget, and for
+                    // doorbell_linger_turns empty polls after it last delivered.
+                    if ((got & bit) != 0) cs.linger[s] = cfg_.doorbell_linger_turns;
+                    if ((more & bit) == 0) {
+                        if (cs.linger[s] == 0) bits &= ~bit;
+                        else if ((got & bit) == 0) --cs.linger[s];
+                    }
+                }
+                found |= got != 0;
                 cs.pending[w] = bits;
                 if (bits == 0) cs.pending_words &= ~(1u << w);
             }
@@ -1256,6 +1293,8 @@ private:
     // Passive: nothing this core could do without a message first, or
     // without a ring slot handed back (what waits for a slot, a submission or
     // a held-back reply, is retried before the core answers: nothing_sent).
+    // A lingering doorbell source (doorbell_linger_turns) is still pending:
+    // the core turns passive, and can quiesce, once its linger has run out.
     bool passive(const core_state& cs) const noexcept {
         return local_tasks().empty() && cs.dirty.empty() && cs.pending_words == 0;
     }
@@ -1504,6 +1543,7 @@ private:
         cs.held.resize(n_);
         cs.held_from.reserve(n_);
         cs.pending.assign(words_, 0);
+        cs.linger.assign(cfg_.poll == polling::doorbell ? n_ : 0, 0);
         cs.out.assign(n_, {});
         cs.in.assign(n_, {});
     }
