@@ -125,12 +125,14 @@ struct state : pooled {
         if (st == status::failed && !observed && !(broken_in_discard && discarding_tasks()))
             count_unhandled_failure(ex);
     }
+    // The continuation waiting on this state, taken out (null if none).
+    task* take_continuation() noexcept {
+        task* t = continuation;
+        continuation = nullptr;
+        return t;
+    }
     void fire() noexcept {
-        if (continuation != nullptr) {
-            task* t = continuation;
-            continuation = nullptr;
-            schedule(t);
-        }
+        if (task* t = take_continuation()) schedule(t);
     }
     void set_value(stored_t<T>&& v) noexcept(std::is_nothrow_move_constructible_v<stored_t<T>>) {
         value.emplace(std::move(v));
@@ -143,19 +145,12 @@ struct state : pooled {
         fire();
     }
     // The outcome was stored in place (`value`, or `ex` if it failed):
-    // makes it the state's.
-    void publish() noexcept {
+    // makes it the state's and returns the continuation, now due and not
+    // scheduled (null if none), for the caller to run or schedule (smp's
+    // reply path: smp_config::inline_replies).
+    [[nodiscard]] task* publish() noexcept {
         st = ex ? status::failed : status::value;
-        fire();
-    }
-    // publish() for a caller that runs the continuation itself: returns it
-    // (null if none) instead of scheduling it. The caller must run or
-    // schedule it (smp's reply path: smp_config::inline_replies).
-    [[nodiscard]] task* publish_unscheduled() noexcept {
-        st = ex ? status::failed : status::value;
-        task* t = continuation;
-        continuation = nullptr;
-        return t;
+        return take_continuation();
     }
     std::exception_ptr take_exception() noexcept {
         observed = true;

@@ -469,7 +469,7 @@ public:
         // A waiting continuation holds a reference of its own (or, a
         // coroutine's, its frame's future does): with one, this is not the
         // last, and the task outlives the item's release here.
-        task* cont = st_.publish_unscheduled();
+        task* cont = st_.publish();
         if (--st_.refs == 0) delete this;  // the mesh's reference was the last
         return cont;
     }
@@ -1163,9 +1163,10 @@ private:
                 std::uint64_t more = 0, got = 0;
                 for (std::uint64_t m = bits; m != 0; m &= m - 1) {
                     const auto b = static_cast<unsigned>(std::countr_zero(m));
+                    const std::uint64_t bit = std::uint64_t{1} << b;
                     bool g = false;
-                    if (drain_replies(cs, me, w * 64 + b, g)) more |= std::uint64_t{1} << b;
-                    if (g) got |= std::uint64_t{1} << b;
+                    if (drain_replies(cs, me, w * 64 + b, g)) more |= bit;
+                    if (g) got |= bit;
                 }
                 flush_inline_sends(cs, me);
                 for (std::uint64_t m = bits; m != 0; m &= m - 1) {
