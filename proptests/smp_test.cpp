@@ -605,6 +605,87 @@ TEST(smp, a_replys_continuation_runs_in_the_poll_that_took_it_or_queues_when_tol
     EXPECT_EQ(tasks_run_before_the_reply(false, queued), queued) << "scheduled: it jumped the queue";
 }
 
+// Inline continuations are bounded by the task quota. Reactor 0 sends
+// `window` requests, then queues `queued` tasks and runs `quota` a turn. Its
+// first task lets core 1 answer and waits until core 1 has pushed every
+// reply (the last function schedules the signal on core 1, which runs only
+// after that reply is pushed), so one poll takes them all. The first `quota`
+// continuations run in it; the rest are scheduled behind the queued tasks.
+// The first continuation sends one more request: its reply comes back while
+// those wait, and must queue behind them, not run first. Returns, per reply
+// in order of submission, how many queued tasks had run when its
+// continuation did, and the order the continuations ran in.
+struct inline_quota_run {
+    std::vector<std::size_t> at;
+    std::vector<std::size_t> order;
+};
+inline_quota_run run_inline_quota(std::size_t quota, std::size_t window, std::size_t queued) {
+    std::atomic<bool> abort{false};
+    bench::watchdog dog{abort, std::chrono::minutes(1)};
+    rt::smp_config c = aborted_by(two_cores(window + 1, window + 1), abort);
+    c.task_quota = quota;
+    rt::smp<ff_ring_kind> mesh(c);
+    std::atomic<bool> go{false}, pushed{false};
+    std::size_t ran = 0;
+    inline_quota_run r;
+    r.at.assign(window + 1, queued + 1);
+    mesh.run([&]() -> rt::future<> {
+        auto seen = [&](std::size_t i) {
+            return [&r, &ran, i](std::size_t v) {
+                EXPECT_EQ(v, i);
+                r.at[i] = ran;
+                r.order.push_back(i);
+            };
+        };
+        std::vector<rt::future<>> replies;
+        rt::future<> extra = rt::make_ready_future<>();
+        for (std::size_t i = 0; i < window; ++i) {
+            auto f = mesh.submit_to(1, [&go, &pushed, i, window] {
+                if (i == 0)
+                    while (!go.load(std::memory_order_relaxed)) std::this_thread::yield();
+                // Runs on core 1 after this reply is pushed. Release: pairs
+                // with the acquire below, so reactor 0 then finds every reply.
+                if (i + 1 == window) rt::schedule_fn([&pushed] { pushed.store(true, std::memory_order_release); });
+                return i;
+            });
+            if (i == 0) {
+                replies.push_back(std::move(f).then([&, i](std::size_t v) {
+                    seen(i)(v);
+                    extra = mesh.submit_to(1, [window] { return window; }).then(seen(window));
+                }));
+            } else {
+                replies.push_back(std::move(f).then(seen(i)));
+            }
+        }
+        for (std::size_t k = 0; k < queued; ++k)
+            rt::schedule_fn([&go, &pushed, &ran, k] {
+                if (k == 0) {
+                    go.store(true, std::memory_order_relaxed);
+                    while (!pushed.load(std::memory_order_acquire)) std::this_thread::yield();
+                }
+                ++ran;
+            });
+        for (auto& f : replies) co_await std::move(f);
+        co_await std::move(extra);
+    });
+    EXPECT_EQ(ran, queued);
+    return r;
+}
+
+TEST(smp, inline_continuations_stop_at_the_task_quota_and_the_rest_keep_reply_order) {
+    constexpr std::size_t window = 8, queued = 1'000'000;
+    for (const std::size_t quota : {1u, 3u}) {
+        const inline_quota_run r = run_inline_quota(quota, window, queued);
+        for (std::size_t i = 0; i < window; ++i) {
+            if (i < quota) EXPECT_LT(r.at[i], queued) << "quota " << quota << ": reply " << i << " was not run inline";
+            else EXPECT_EQ(r.at[i], queued) << "quota " << quota << ": reply " << i << " ran inline past the quota";
+        }
+        std::vector<std::size_t> in_order(window + 1);
+        for (std::size_t i = 0; i <= window; ++i) in_order[i] = i;
+        EXPECT_EQ(r.order, in_order) << "quota " << quota;
+    }
+}
+
 // A doorbell core keeps polling a source that delivered for
 // doorbell_linger_turns empty polls, then lets its bit go (so an idle core
 // is back to one word a turn). Core 1 gets one request from core 0 and then

@@ -153,12 +153,14 @@ struct smp_config {
     // reply is completed: the sender fulfils the promise, runs the continuation
     // and frees the request in one step, with no trip through the task
     // queue and the rest of the turn (measured side by side on 2 cores:
-    // runtime/README.md). Such continuations jump the task queue and do not
-    // count against task_quota; poll_budget still bounds how many one poll
-    // runs, per queue polled. false: the continuation is scheduled like any other
-    // (FIFO behind the tasks already queued), as Seastar's smp queue does.
-    // Either way a continuation that resolves further futures schedules
-    // theirs: nothing nests deeper than one.
+    // runtime/README.md). Such continuations jump the task queue, up to
+    // task_quota of them in one turn's poll; the next are scheduled, and
+    // while any scheduled one has yet to run (the task queue is not empty
+    // when a turn polls) so are later ones, so they run in reply order and a
+    // flood of replies cannot hold the reactor in one poll. false: the
+    // continuation is scheduled like any other (FIFO behind the tasks already
+    // queued), as Seastar's smp queue does. Either way a continuation that
+    // resolves further futures schedules theirs: nothing nests deeper than one.
     bool inline_replies = true;
     polling poll = polling::scan;      // how a core finds work among its queues (see the header)
     idle_policy idle = idle_policy::busy_poll;
@@ -876,6 +878,11 @@ private:
         bool stopping_seen = false;
         bool quiesced = false;
         bool ring_full_seen = false;  // a send found its ring full since the last retry_waiting
+        // inline_replies: continuations this turn's poll may still run
+        // inline, and whether one was scheduled instead (the quota ran out)
+        // and may still wait in the task queue: later ones queue behind it.
+        std::size_t inline_left = 0;
+        bool deferring = false;
     };
     static constexpr std::uint8_t req_dirty = 1, rep_dirty = 2;
     static constexpr unsigned max_groups = 256;
@@ -1074,6 +1081,14 @@ private:
             schedule(cont);
             return;
         }
+        // This turn's inline quota is spent, or an earlier continuation is
+        // still queued for that reason: behind it, in reply order.
+        if (cs.inline_left == 0 || cs.deferring) {
+            cs.deferring = true;
+            schedule(cont);
+            return;
+        }
+        --cs.inline_left;
         // The slot this reply freed goes first to what already waits for it,
         // as a scheduled continuation would find it (else every submission
         // the continuation makes waits behind them, counted as a stall).
@@ -1275,6 +1290,10 @@ private:
     // One reactor turn: tasks, polls, flushes. True if it did anything.
     bool turn(core_state& cs, unsigned me) noexcept {
         const std::size_t ran = run_tasks(cfg_.task_quota);
+        // The queue is empty: every continuation deferred earlier has run,
+        // and inline ones cannot overtake it any more.
+        if (cs.deferring && local_tasks().empty()) cs.deferring = false;
+        cs.inline_left = cfg_.task_quota;
         const bool found = poll(cs, me);
         const bool busy = ran != 0 || found;
         if (!cs.dirty.empty() && (cfg_.flush_on_poll || !busy || ++cs.held_turns >= cfg_.flush_max_turns)) {
