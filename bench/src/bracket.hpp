@@ -24,8 +24,10 @@
 namespace qmesh::bench {
 
 struct bracket_params {
-    double tolerance = 0.25;  // largest |after - before| / min(before, after) that counts as agreeing
-    unsigned attempts = 3;    // measurements of the whole bracket, at most
+    // From `qmesh run --bracket-tolerance / --bracket-tries` (run.hpp holds
+    // the defaults, 25 % and 3).
+    double tolerance;   // largest |after - before| / min(before, after) that counts as agreeing
+    unsigned attempts;  // measurements of the whole bracket, at most
 };
 
 // A reference measured before and after an entry.

@@ -30,6 +30,10 @@ commands:
                                   cores (entries marked "oversubscribed": true)
       [--window W[,W...]]         mesh: requests in flight per ordered pair (default 16);
                                   each value is a configuration of its own
+      [--bracket-tolerance PCT]   pingpong, submit: measure a round trip again while its
+                                  reference before and after it differ by more than PCT %
+                                  (default 25)
+      [--bracket-tries N]         ... at most N times in all (default 3)
       [--out FILE]                result file (default: results/<host>-<date>-<sha>-<suites>.json)
   verify --queue Q [--seconds S] [--seed N]
                                 correctness of one queue: concurrent stress rounds, then the

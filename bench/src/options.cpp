@@ -122,7 +122,7 @@ void check_writable(run_options& o) {
 run_options parse_run_options(const std::vector<std::string>& args, const std::string& command_line) {
     run_options o;
     o.command_line = command_line;
-    bool have_suite = false, have_queues = false, have_cores = false, have_windows = false;
+    bool have_suite = false, have_queues = false, have_cores = false, have_windows = false, have_bracket = false;
     // Each option once: a second --cores used to add to the first (and
     // escape the duplicate-core check), a second --suite to replace it.
     std::set<std::string> given;
@@ -161,6 +161,13 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
                 o.windows.push_back(v);
             }
             have_windows = true;
+        } else if (a == "--bracket-tolerance") {
+            o.bracket_tolerance =
+                parse_count(value(), "--bracket-tolerance (a percentage)", 1, max_bracket_tolerance_pct) / 100.0;
+            have_bracket = true;
+        } else if (a == "--bracket-tries") {
+            o.bracket_attempts = parse_count(value(), "--bracket-tries", 1, max_bracket_attempts);
+            have_bracket = true;
         } else if (a == "--quick") {
             o.quick = true;
         } else if (a == "--oversubscribe") {
@@ -188,6 +195,9 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
 
     if (have_windows && seen_suites.count("mesh") == 0)
         throw usage_error("--window applies to the mesh suite, which is not among those asked for");
+    if (have_bracket && seen_suites.count("pingpong") == 0 && seen_suites.count("submit") == 0)
+        throw usage_error("--bracket-tolerance and --bracket-tries apply to the pingpong and submit suites, "
+                          "neither of which is among those asked for");
 
     if (have_queues) {
         std::set<std::string> seen;

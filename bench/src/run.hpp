@@ -20,6 +20,10 @@ struct usage_error : std::runtime_error {
 inline constexpr unsigned default_mesh_window = 16;
 // The largest --window: a queue of this many entries per pair is built for it.
 inline constexpr unsigned max_mesh_window = 4096;
+// --bracket-tolerance (a percentage) and --bracket-tries unless given.
+inline constexpr double default_bracket_tolerance = 0.25;
+inline constexpr unsigned default_bracket_attempts = 3;
+inline constexpr unsigned max_bracket_tolerance_pct = 1000, max_bracket_attempts = 20;
 
 struct run_options {
     std::vector<std::string> suites;
@@ -31,6 +35,11 @@ struct run_options {
     // Mesh: requests in flight per ordered pair, one set of configurations
     // per value (the first is the default; entries say it as "batch").
     std::vector<unsigned> windows{default_mesh_window};
+    // pingpong, submit: a round trip is measured again while its reference
+    // before and after it disagree by more than this fraction, up to this
+    // many measurements in all (bracket.hpp).
+    double bracket_tolerance = default_bracket_tolerance;
+    unsigned bracket_attempts = default_bracket_attempts;
     std::string out;         // path of the result file (a symbolic link given: where it points)
     std::string out_shown;   // --out as given (a link's name, not its target); empty without --out
     std::string command_line;

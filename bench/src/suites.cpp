@@ -559,7 +559,7 @@ json run_suites(const run_options& o, json& context) {
     };
     // Round trips are measured between two measurements of their reference
     // (bracket.hpp), and again while those disagree.
-    const bracket_params bp;
+    const bracket_params bp{o.bracket_tolerance, o.bracket_attempts};
     // Measures an entry between two floors of pair p: `body(m)` fills an
     // outcome m (a copy of `blank`, with a reference_pair `floor`), and the
     // whole is measured again while `settled(m)` says no, at most

@@ -50,6 +50,15 @@ expect_usage_error run --suite mesh --window 8,8 --out "$work/a.json"
 expect_usage_error run --suite mesh --window 4097 --out "$work/a.json"
 expect_usage_error run --suite mesh --window 8, --out "$work/a.json"
 expect_usage_error run --suite floor --window 8 --out "$work/a.json"
+expect_usage_error run --suite pingpong --bracket-tolerance 0 --out "$work/a.json"
+expect_usage_error run --suite pingpong --bracket-tolerance 1001 --out "$work/a.json"
+expect_usage_error run --suite pingpong --bracket-tolerance 0.5 --out "$work/a.json"
+expect_usage_error run --suite pingpong --bracket-tolerance --out "$work/a.json"
+expect_usage_error run --suite submit --bracket-tries 0 --out "$work/a.json"
+expect_usage_error run --suite submit --bracket-tries 21 --out "$work/a.json"
+expect_usage_error run --suite submit --bracket-tries 2 --bracket-tries 3 --out "$work/a.json"
+expect_usage_error run --suite mesh,floor --bracket-tries 2 --out "$work/a.json"
+expect_usage_error run --suite floor --bracket-tolerance 10 --out "$work/a.json"
 expect_usage_error run --suite floor --out "$work/no/such/dir/a.json"
 expect_usage_error run --suite floor --out "$work"
 expect_usage_error run --suite floor --bogus
@@ -168,6 +177,27 @@ for e in d["benchmarks"]:
 PY
 then echo "ok: run --suite mesh --window 4,16,128"; passes=$((passes + 1)); else echo "FAIL: run --suite mesh --window"; fails=$((fails + 1)); fi
 rm -f "$work/w.json"
+
+# --bracket-tolerance, --bracket-tries: what a pingpong run used is in its
+# context, every entry took at most that many tries, and an entry with a
+# floor ratio has floors before and after within the tolerance.
+if "$qmesh" run --suite pingpong --queues fastforward --cores "$two" --bracket-tolerance 40 --bracket-tries 5 \
+        --quick --reps 1 --out "$work/b.json" > /dev/null \
+    && /usr/bin/python3 - "$work/b.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+b = d["context"]["bracket"]
+assert b["tolerance"] == 0.4 and b["attempts"] == 5, b
+its = [e for e in d["benchmarks"] if e.get("run_type") == "iteration"]
+assert its and b["entries"] == len(its), (b, len(its))
+for e in its:
+    assert 1 <= e["tries"] <= 5, e
+    if e.get("floor_ratio") is not None:
+        lo, hi = sorted([e["floor_before_p50_ns"], e["floor_after_p50_ns"]])
+        assert hi - lo <= 0.4 * lo, e
+PY
+then echo "ok: run --bracket-tolerance 40 --bracket-tries 5"; passes=$((passes + 1)); else echo "FAIL: run --bracket-tolerance/--bracket-tries"; fails=$((fails + 1)); fi
+rm -f "$work/b.json"
 
 # interrupt_when_ready PID: SIGINT once PID catches it (its handler is set
 # after the arguments are checked; before that SIGINT would simply kill it,
