@@ -1092,6 +1092,70 @@ def pollscale_lines(runs: list, foot: str):
     return fig, caption
 
 
+def _ratio_cell(s: Optional[qr.Summary]) -> str:
+    if s is None:
+        return "-"
+    cell = f"{s.median:.2f}×"
+    if s.n > 1:
+        cell += f" ({s.lo:.2f}–{s.hi:.2f})"
+    return cell + (" invalid" if s.invalid else "")
+
+
+def pollscale_growth(runs: list) -> Optional[tuple]:
+    """(header, rows): per queue and polling strategy measured at two N or more, the idle poll
+    cost at the smallest and the largest N, and how far it rose above the smallest N's: the
+    largest ratio over N of the medians over repetitions, and the same of each N's fastest
+    repetition (a host that runs some repetitions slow, at any N, moves medians but rarely
+    every repetition). Valid repetitions only."""
+    groups: dict = {}
+    for r in runs:
+        n = r.param("virtual_cores")
+        samples = [v for e in r.valid_iterations if (v := _poll_ns(e)) is not None and v > 0]
+        if not qr._is_number(n) or not samples:
+            continue
+        groups.setdefault((r.queue, qr.text_param(r, "polling", "?")), {}) \
+            .setdefault(int(n), []).extend(samples)
+    rows = []
+    for (q, polling), by_n in groups.items():
+        if len(by_n) < 2:
+            continue
+        ns = sorted(by_n)
+        med = {n: statistics.median(v) for n, v in by_n.items()}
+        low = {n: min(v) for n, v in by_n.items()}
+        n0, n1 = ns[0], ns[-1]
+        rows.append((q, polling, n0, n1, med[n0], med[n1], max(med[n] for n in ns) / med[n0],
+                     max(low[n] for n in ns) / low[n0]))
+    if not rows:
+        return None
+    rows.sort(key=lambda row: (row[1], row[6]))
+    header = ["queue", "polling", "N", "ns at smallest N", "ns at largest N",
+              "worst ÷ smallest N (medians)", "worst ÷ smallest N (fastest repetitions)"]
+    return header, [[str(q), po, f"{fmt(n0)}–{fmt(n1)}", fmt(m0), fmt(m1), f"{g:.2f}×", f"{gl:.2f}×"]
+                    for q, po, n0, n1, m0, m1, g, gl in rows]
+
+
+def submit_ratios(runs: list) -> Optional[tuple]:
+    """(header, rows): per submit run, the submit_to round trip and its ratios to the floor
+    and to the queue's own raw round trip (each repetition's, measured next to it), median
+    (min–max) over repetitions; lowest ratio to the floor first."""
+    rows = []
+    for r in runs:
+        p50 = r.summary("p50")
+        if p50 is None:
+            continue
+        floor, raw = r.summary("floor_ratio"), r.summary("raw_ratio")
+        key = floor.median if floor is not None and not floor.invalid else math.inf
+        cores = "-".join(str(c) for c in r.cores)
+        rows.append((key, [str(r.queue), qr.text_param(r, "polling", "?"), cores,
+                           fmt(p50.median) + (" invalid" if p50.invalid else ""),
+                           _ratio_cell(floor), _ratio_cell(raw)]))
+    if not rows:
+        return None
+    rows.sort(key=lambda kr: kr[0])
+    header = ["queue", "polling", "cores", "submit_to p50 ns", "÷ floor", "÷ raw round trip"]
+    return header, [row for _, row in rows]
+
+
 def pollscale_pair_bytes(runs: list) -> Optional[tuple]:
     """(header, rows): memory of one ordered pair's queues per queue, from the data.
     (bell_bytes, which depends on N, stays in the suite table, one value per run.)"""
@@ -1487,6 +1551,14 @@ def build_section(path: str, doc: dict, tmp: str, stem: str, known_fields: set) 
     if by_suite.get("submit"):
         plots.append(("submit_percentile_curves", "Submit: percentile curves",
                       pingpong_percentile_curves(by_suite["submit"], foot, "submit")))
+        table = submit_ratios(by_suite["submit"])
+        if table is not None:
+            sec.extra_tables.append((
+                "Submit: submit_to round trip over the floor and over the raw queue",
+                "Each repetition divides its p50 by the references measured just before and "
+                "after it on the same pair (context.bracket); median (min–max) over "
+                "repetitions. A dash: no repetition kept that ratio (floor_error, raw_error).",
+                *table))
     if by_suite.get("load"):
         plots.append(("load_latency", "Load: latency against offered load",
                       load_latency(by_suite["load"], foot)))
@@ -1518,6 +1590,14 @@ def build_section(path: str, doc: dict, tmp: str, stem: str, known_fields: set) 
         if table is not None:
             sec.extra_tables.append(("Pollscale: memory per ordered core pair",
                                      "pair_bytes of each queue as the run recorded it.", *table))
+        growth = pollscale_growth(by_suite["pollscale"])
+        if growth is not None:
+            sec.extra_tables.append((
+                "Pollscale: idle poll cost from the smallest N to the largest",
+                "How far an idle reactor loop's cost rose above its cost at the smallest N: the "
+                "largest ratio over N of the medians over repetitions, and of each N's fastest "
+                "repetition (robust to a host that runs some repetitions slow at any N). "
+                "1.00× is flat.", *growth))
     if by_suite.get("kv"):
         plots.append(("kv_throughput", "KV: operations per second per design",
                       kv_throughput(by_suite["kv"], foot)))

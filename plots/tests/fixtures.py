@@ -27,7 +27,7 @@ PINGPONG_P50 = {"lamport": 300.0, "mutex": 900.0}
 # Fields whose aggregates Google Benchmark-style writers compute (counters and times).
 _MEASURED = ("real_time", "cpu_time", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns",
              "floor_p50_ns", "floor_ratio", "spread", "msgs_per_s", "offered_msgs_per_s",
-             "stream_msgs_per_s", "poll_ns")
+             "stream_msgs_per_s", "poll_ns", "raw_p50_ns", "raw_ratio")
 # Configuration fields: copied unchanged onto aggregates.
 _CONFIG = ("suite", "queue", "cores", "relation", "msg_bytes", "capacity", "batch", "threads",
            "time_unit", "offered_fraction", "design", "write_fraction", "polling",
@@ -133,18 +133,20 @@ def _run(run_name, reps, make_rep, invalid=()):
 
 def make_result(reps=5, scale=None, invalid=(), stream=False, mesh=False, other=False,
                 pingpong_queues=("lamport", "mutex"), load=False, kv=False, pollscale=False,
-                mesh_v2=False, **context_overrides):
+                mesh_v2=False, submit=False, **context_overrides):
     """A schema-valid result document.
 
     scale: {run_name: factor}: times of that run multiplied by factor (throughput divided).
     invalid: run names, or (run_name, rep) pairs, whose iteration entries are marked invalid.
     stream / mesh / other: add a stream suite (sweeps over msg_bytes and capacity), a mesh
     suite (2, 3 and 4 cores) and an unknown "custom" suite that the report shows as a table.
-    load / kv / pollscale: the suites of those names (see add_load, add_kv, add_pollscale).
+    load / kv / pollscale / submit: the suites of those names (see load_entries, kv_entries,
+    pollscale_entries, submit_entries).
     mesh_v2: a mesh suite with receiver_state, polling, batch_hist and oversubscribed entries.
     """
     scale = scale or {}
     suites = ["floor", "pingpong"] + (["stream"] if stream else []) + \
+             (["submit"] if submit else []) + \
              (["mesh"] if mesh or mesh_v2 else []) + (["custom"] if other else []) + \
              (["load"] if load else []) + (["kv"] if kv else []) + \
              (["pollscale"] if pollscale else [])
@@ -208,6 +210,8 @@ def make_result(reps=5, scale=None, invalid=(), stream=False, mesh=False, other=
                             "empty_polls": 1000 + i}
                 benchmarks += _run(name, reps, rep, invalid)
 
+    if submit:
+        benchmarks += submit_entries(reps, scale, invalid)
     if mesh_v2:
         benchmarks += mesh_v2_entries(reps, scale, invalid)
 
@@ -286,6 +290,29 @@ PAIR_BYTES = {"lamport": 16896, "mutex": 16640}
 POLL_QUEUE_FACTOR = {"lamport": 1.0, "mutex": 1.6}
 BELL_BYTES_PER_CORE = 128
 POLL_N = (2, 4, 8, 16, 32, 64, 128, 256)
+
+
+# submit_to round trip over each queue's raw round trip (ratio), per polling strategy.
+SUBMIT_OVER_RAW = {("lamport", "scan"): 1.5, ("lamport", "doorbell"): 1.7,
+                   ("mutex", "scan"): 1.1, ("mutex", "doorbell"): 1.2}
+
+
+def submit_entries(reps, scale, invalid):
+    out = []
+    for (q, polling), over in SUBMIT_OVER_RAW.items():
+        name = f"submit/{q}/{polling}/0-1"
+
+        def rep(i, q=q, polling=polling, over=over, name=name):
+            raw = PINGPONG_P50[q]
+            floor = FLOOR_P50[(0, 1)]
+            p50 = raw * over * jitter(i) * scale.get(name, 1.0)
+            return {"real_time": p50, "cpu_time": p50, "suite": "submit", "queue": q,
+                    "cores": [0, 1], "relation": "shared-l3", "polling": polling, "p50_ns": p50,
+                    "p90_ns": p50 * 1.2, "p99_ns": p50 * 2, "p999_ns": p50 * 5,
+                    "max_ns": p50 * 40, "tries": 1, "floor_p50_ns": floor,
+                    "floor_ratio": p50 / floor, "raw_p50_ns": raw, "raw_ratio": p50 / raw}
+        out += _run(name, reps, rep, invalid)
+    return out
 
 
 def pollscale_entries(reps, scale, invalid):

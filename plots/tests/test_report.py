@@ -452,6 +452,68 @@ class ReportTest(unittest.TestCase):
         self.assertIn("latin1.json", page)
         self.assertIn("latin1.json", summary)
 
+    def test_submit_table_orders_by_floor_ratio_and_shows_both_ratios(self):
+        doc = fixtures.make_result(submit=True)
+        # One run lost its raw ratio (raw_error), another its floor ratio (floor_error).
+        for e in doc["benchmarks"]:
+            if e["run_name"] == "submit/lamport/doorbell/0-1":
+                e.pop("raw_ratio", None)
+            if e["run_name"] == "submit/lamport/scan/0-1":
+                e.pop("floor_ratio", None)
+        header, rows = report.submit_ratios(report.qr.runs(doc, "submit"))
+        self.assertEqual(header, ["queue", "polling", "cores", "submit_to p50 ns", "÷ floor",
+                                  "÷ raw round trip"])
+        lo, hi = min(fixtures.JITTER[:5]), max(fixtures.JITTER[:5])
+        floor = fixtures.FLOOR_P50[(0, 1)]
+
+        def cell(x):
+            return f"{x:.2f}× ({x * lo:.2f}–{x * hi:.2f})"
+        # Lowest ratio to the floor first; the run with none, last.
+        self.assertEqual([r[:2] for r in rows], [["lamport", "doorbell"], ["mutex", "scan"],
+                                                 ["mutex", "doorbell"], ["lamport", "scan"]])
+        for q, polling, row in [(r[0], r[1], r) for r in rows]:
+            over = fixtures.SUBMIT_OVER_RAW[(q, polling)]
+            raw = fixtures.PINGPONG_P50[q]
+            self.assertEqual(row[2], "0-1")
+            self.assertEqual(row[3], report.fmt(raw * over))
+            self.assertEqual(row[4], "-" if (q, polling) == ("lamport", "scan")
+                             else cell(raw * over / floor))
+            self.assertEqual(row[5], "-" if (q, polling) == ("lamport", "doorbell") else cell(over))
+        src = fixtures.write(fixtures.make_result(submit=True), self.path("s.json"))
+        status, stdout, stderr = run_in_process(src, "-o", self.path("out"))
+        self.assertEqual(status, 0, stderr)
+        _, summary, _ = self.check_outputs(stdout.splitlines(), self.path("out"))
+        self.assertIn("Submit: submit_to round trip over the floor and over the raw queue", summary)
+        self.assertIn(f"| lamport | scan | 0-1 | 450 | {cell(3.0)} | {cell(1.5)} |", summary)
+
+    def test_pollscale_growth_is_flat_for_a_doorbell_and_tells_slow_repetitions_apart(self):
+        doc = fixtures.make_result(pollscale=True)
+        # Three of five repetitions of lamport's doorbell at the largest N ran at half speed
+        # (a host's slow phase): the median doubles, the fastest repetition does not.
+        for e in doc["benchmarks"]:
+            if e["run_name"] == "pollscale/lamport/doorbell/n256" and \
+                    e["run_type"] == "iteration" and e["repetition_index"] in (0, 1, 3):
+                for k in ("poll_ns", "real_time", "cpu_time"):
+                    e[k] *= 2
+        header, rows = report.pollscale_growth(report.qr.runs(doc, "pollscale"))
+        self.assertEqual(header[-2:], ["worst ÷ smallest N (medians)",
+                                       "worst ÷ smallest N (fastest repetitions)"])
+        by = {(r[0], r[1]): r for r in rows}
+        self.assertEqual(set(by), {(q, p) for q in fixtures.PAIR_BYTES for p in ("scan", "doorbell")})
+        self.assertEqual(by[("mutex", "doorbell")][2:], [
+            "2–256", report.fmt(fixtures.POLL_DOORBELL_NS * 1.6), report.fmt(fixtures.POLL_DOORBELL_NS * 1.6),
+            "1.00×", "1.00×"])
+        self.assertEqual(by[("lamport", "doorbell")][5:], ["2.00×", "1.00×"])
+        # A scan polls N - 1 queues: 255 at N = 256 against 1 at N = 2.
+        self.assertEqual(by[("lamport", "scan")][5:], ["255.00×", "255.00×"])
+        # Flat rows first, the scan's after.
+        self.assertEqual([r[1] for r in rows], ["doorbell"] * 2 + ["scan"] * 2)
+        src = fixtures.write(fixtures.make_result(pollscale=True), self.path("p.json"))
+        status, stdout, stderr = run_in_process(src, "-o", self.path("out"))
+        self.assertEqual(status, 0, stderr)
+        _, summary, _ = self.check_outputs(stdout.splitlines(), self.path("out"))
+        self.assertIn("Pollscale: idle poll cost from the smallest N to the largest", summary)
+
 
 if __name__ == "__main__":
     unittest.main()
