@@ -686,6 +686,69 @@ TEST(smp, inline_continuations_stop_at_the_task_quota_and_the_rest_keep_reply_or
     }
 }
 
+// The deferral ends once the deferred continuations have run, not when the
+// task queue is next empty: on a core whose tasks reschedule themselves (the
+// mesh suite's busy receivers) it never is. Reactor 0 runs such a ticker, 3
+// tasks a turn, while two bursts of 8 replies each arrive in one poll (as
+// above). In each, the first 3 continuations run inline in that poll and see
+// one tick count; the other 5 are deferred and run after the ticker's next
+// run, so they see a later one. Returns the counts each burst saw.
+std::array<std::vector<std::uint64_t>, 2> ticks_seen_by_two_bursts(std::size_t quota, std::size_t window) {
+    std::atomic<bool> abort{false};
+    bench::watchdog dog{abort, std::chrono::minutes(1)};
+    rt::smp_config c = aborted_by(two_cores(window, window), abort);
+    c.task_quota = quota;
+    rt::smp<ff_ring_kind> mesh(c);
+    std::atomic<bool> go{false}, pushed{false};
+    std::uint64_t ticks = 0;
+    bool stop = false;
+    std::array<std::vector<std::uint64_t>, 2> seen;
+    struct ticker {
+        std::uint64_t* ticks;
+        const bool* stop;
+        void operator()() const {
+            ++*ticks;
+            if (!*stop) rt::schedule_fn(*this);
+        }
+    };
+    mesh.run([&]() -> rt::future<> {
+        rt::schedule_fn(ticker{&ticks, &stop});
+        for (auto& burst : seen) {
+            go.store(false, std::memory_order_relaxed);
+            pushed.store(false, std::memory_order_relaxed);
+            std::vector<rt::future<>> replies;
+            for (std::size_t i = 0; i < window; ++i)
+                replies.push_back(mesh.submit_to(1, [&go, &pushed, i, window] {
+                                          if (i == 0)
+                                              while (!go.load(std::memory_order_relaxed)) std::this_thread::yield();
+                                          if (i + 1 == window)
+                                              rt::schedule_fn([&pushed] { pushed.store(true, std::memory_order_release); });
+                                          return i;
+                                      }).then([&burst, &ticks](std::size_t) { burst.push_back(ticks); }));
+            rt::schedule_fn([&go, &pushed] {
+                go.store(true, std::memory_order_relaxed);
+                while (!pushed.load(std::memory_order_acquire)) std::this_thread::yield();
+            });
+            for (auto& f : replies) co_await std::move(f);
+        }
+        stop = true;
+    });
+    return seen;
+}
+
+TEST(smp, inline_continuations_resume_once_the_deferred_ones_have_run_though_tasks_never_run_out) {
+    constexpr std::size_t quota = 3, window = 8;
+    const auto seen = ticks_seen_by_two_bursts(quota, window);
+    for (std::size_t b = 0; b < seen.size(); ++b) {
+        const auto& t = seen[b];
+        ASSERT_EQ(t.size(), window) << "burst " << b;
+        for (std::size_t i = 1; i < quota; ++i) EXPECT_EQ(t[i], t[0]) << "burst " << b << ": reply " << i << " not in the poll";
+        EXPECT_LT(t[quota - 1], t[quota]) << "burst " << b << ": reply " << quota << " ran inline past the quota, or "
+                                          << "replies 0.." << quota - 1 << " were deferred";
+        EXPECT_TRUE(std::is_sorted(t.begin(), t.end())) << "burst " << b;
+    }
+}
+
 // A doorbell core keeps polling a source that delivered for
 // doorbell_linger_turns empty polls, then lets its bit go (so an idle core
 // is back to one word a turn). Core 1 gets one request from core 0 and then

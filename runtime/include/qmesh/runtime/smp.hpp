@@ -155,9 +155,8 @@ struct smp_config {
     // queue and the rest of the turn (measured side by side on 2 cores:
     // runtime/README.md). Such continuations jump the task queue, up to
     // task_quota of them in one turn's poll; the next are scheduled, and
-    // while any scheduled one has yet to run (the task queue is not empty
-    // when a turn polls) so are later ones, so they run in reply order and a
-    // flood of replies cannot hold the reactor in one poll. false: the
+    // until the last of those has run so are later ones, so they run in
+    // reply order and no poll runs more than task_quota continuations. false: the
     // continuation is scheduled like any other (FIFO behind the tasks already
     // queued), as Seastar's smp queue does. Either way a continuation that
     // resolves further futures schedules theirs: nothing nests deeper than one.
@@ -879,10 +878,12 @@ private:
         bool quiesced = false;
         bool ring_full_seen = false;  // a send found its ring full since the last retry_waiting
         // inline_replies: continuations this turn's poll may still run
-        // inline, and whether one was scheduled instead (the quota ran out)
-        // and may still wait in the task queue: later ones queue behind it.
+        // inline; whether one was scheduled instead (the quota ran out) and
+        // may still wait in the task queue, so later ones queue behind it;
+        // and the last such one's place (task_queue::pushed() once it was in).
         std::size_t inline_left = 0;
         bool deferring = false;
+        std::uint64_t deferred_mark = 0;
     };
     static constexpr std::uint8_t req_dirty = 1, rep_dirty = 2;
     static constexpr unsigned max_groups = 256;
@@ -1086,6 +1087,7 @@ private:
         if (cs.inline_left == 0 || cs.deferring) {
             cs.deferring = true;
             schedule(cont);
+            cs.deferred_mark = local_tasks().pushed();
             return;
         }
         --cs.inline_left;
@@ -1290,9 +1292,10 @@ private:
     // One reactor turn: tasks, polls, flushes. True if it did anything.
     bool turn(core_state& cs, unsigned me) noexcept {
         const std::size_t ran = run_tasks(cfg_.task_quota);
-        // The queue is empty: every continuation deferred earlier has run,
-        // and inline ones cannot overtake it any more.
-        if (cs.deferring && local_tasks().empty()) cs.deferring = false;
+        // Every continuation deferred earlier has run (the queue is FIFO):
+        // inline ones cannot overtake one any more. Not "the queue is
+        // empty": a core whose tasks reschedule themselves never sees it.
+        if (cs.deferring && local_tasks().taken() >= cs.deferred_mark) cs.deferring = false;
         cs.inline_left = cfg_.task_quota;
         const bool found = poll(cs, me);
         const bool busy = ran != 0 || found;

@@ -54,9 +54,15 @@ public:
         if (tail_ != nullptr) tail_->next_ = t; else head_ = t;
         tail_ = t;
         ++size_;
+        ++pushes_;
     }
     bool empty() const noexcept { return head_ == nullptr; }
     std::size_t size() const noexcept { return size_; }
+    // Tasks ever pushed, and ever taken off the front (run or discarded).
+    // The queue is FIFO, so the task that made pushed() equal to k has been
+    // taken once taken() >= k.
+    std::uint64_t pushed() const noexcept { return pushes_; }
+    std::uint64_t taken() const noexcept { return pushes_ - size_; }
 
     // Runs at most `quota` tasks (tasks they schedule join the back of the
     // queue and count against the same quota); returns how many ran.
@@ -74,6 +80,7 @@ private:
     task* head_ = nullptr;
     task* tail_ = nullptr;
     std::size_t size_ = 0;
+    std::uint64_t pushes_ = 0;
     bool exit_hook_ = false;
 };
 static_assert(std::is_trivially_destructible_v<task_queue>, "a thread's queue must need no guard");
