@@ -23,11 +23,13 @@
 
 namespace qmesh::bench {
 
+// `qmesh run --bracket-tolerance / --bracket-tries` unless given.
+inline constexpr double default_bracket_tolerance = 0.25;
+inline constexpr unsigned default_bracket_attempts = 3;
+
 struct bracket_params {
-    // From `qmesh run --bracket-tolerance / --bracket-tries` (run.hpp holds
-    // the defaults, 25 % and 3).
-    double tolerance;   // largest |after - before| / min(before, after) that counts as agreeing
-    unsigned attempts;  // measurements of the whole bracket, at most
+    double tolerance = default_bracket_tolerance;  // largest |after - before| / min(before, after) that counts as agreeing
+    unsigned attempts = default_bracket_attempts;  // measurements of the whole bracket, at most
 };
 
 // A reference measured before and after an entry.

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "bracket.hpp"
+
 namespace qmesh::bench {
 
 using json = nlohmann::ordered_json;
@@ -20,9 +22,7 @@ struct usage_error : std::runtime_error {
 inline constexpr unsigned default_mesh_window = 16;
 // The largest --window: a queue of this many entries per pair is built for it.
 inline constexpr unsigned max_mesh_window = 4096;
-// --bracket-tolerance (a percentage) and --bracket-tries unless given.
-inline constexpr double default_bracket_tolerance = 0.25;
-inline constexpr unsigned default_bracket_attempts = 3;
+// The largest --bracket-tolerance (a percentage) and --bracket-tries.
 inline constexpr unsigned max_bracket_tolerance_pct = 1000, max_bracket_attempts = 20;
 
 struct run_options {

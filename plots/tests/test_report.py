@@ -487,14 +487,18 @@ class ReportTest(unittest.TestCase):
         self.assertIn(f"| lamport | scan | 0-1 | 450 | {cell(3.0)} | {cell(1.5)} |", summary)
 
     def test_pollscale_growth_is_flat_for_a_doorbell_and_tells_slow_repetitions_apart(self):
-        doc = fixtures.make_result(pollscale=True)
-        # Three of five repetitions of lamport's doorbell at the largest N ran at half speed
-        # (a host's slow phase): the median doubles, the fastest repetition does not.
+        # An invalid repetition of mutex's doorbell at N = 4, ten times slower: left out.
+        doc = fixtures.make_result(pollscale=True, invalid={("pollscale/mutex/doorbell/n4", 2)})
+        # Three of five repetitions of lamport's doorbell at N = 16 ran at half speed (a
+        # host's slow phase): the median doubles, the fastest repetition does not. The worst N
+        # is a middle one, not the largest.
         for e in doc["benchmarks"]:
-            if e["run_name"] == "pollscale/lamport/doorbell/n256" and \
-                    e["run_type"] == "iteration" and e["repetition_index"] in (0, 1, 3):
+            if e["run_type"] != "iteration":
+                continue
+            slow = e["run_name"] == "pollscale/lamport/doorbell/n16" and e["repetition_index"] in (0, 1, 3)
+            if slow or e["run_name"] == "pollscale/mutex/doorbell/n4" and not e["valid"]:
                 for k in ("poll_ns", "real_time", "cpu_time"):
-                    e[k] *= 2
+                    e[k] *= 2 if slow else 10
         header, rows = report.pollscale_growth(report.qr.runs(doc, "pollscale"))
         self.assertEqual(header[-2:], ["worst ÷ smallest N (medians)",
                                        "worst ÷ smallest N (fastest repetitions)"])
@@ -506,8 +510,9 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(by[("lamport", "doorbell")][5:], ["2.00×", "1.00×"])
         # A scan polls N - 1 queues: 255 at N = 256 against 1 at N = 2.
         self.assertEqual(by[("lamport", "scan")][5:], ["255.00×", "255.00×"])
-        # Flat rows first, the scan's after.
+        # Sorted by strategy, then by growth.
         self.assertEqual([r[1] for r in rows], ["doorbell"] * 2 + ["scan"] * 2)
+        self.assertEqual([r[0] for r in rows[:2]], ["mutex", "lamport"])
         src = fixtures.write(fixtures.make_result(pollscale=True), self.path("p.json"))
         status, stdout, stderr = run_in_process(src, "-o", self.path("out"))
         self.assertEqual(status, 0, stderr)
