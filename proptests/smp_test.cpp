@@ -615,6 +615,20 @@ TEST(smp, a_replys_continuation_runs_in_the_poll_that_took_it_or_queues_when_tol
 // those wait, and must queue behind them, not run first. Returns, per reply
 // in order of submission, how many queued tasks had run when its
 // continuation did, and the order the continuations ran in.
+// Core 1's side of a burst of `window` requests that reaches reactor 0 in one
+// poll: request 0 waits for `go`, and the last schedules, on core 1, the
+// signal that every reply is pushed (it runs in core 1's next turn, after
+// that reply went out). Release: pairs with the waiter's acquire, so reactor
+// 0 then finds every reply.
+auto burst_request(std::atomic<bool>& go, std::atomic<bool>& pushed, std::size_t i, std::size_t window) {
+    return [&go, &pushed, i, window] {
+        if (i == 0)
+            while (!go.load(std::memory_order_relaxed)) std::this_thread::yield();
+        if (i + 1 == window) rt::schedule_fn([&pushed] { pushed.store(true, std::memory_order_release); });
+        return i;
+    };
+}
+
 struct inline_quota_run {
     std::vector<std::size_t> at;
     std::vector<std::size_t> order;
@@ -640,14 +654,7 @@ inline_quota_run run_inline_quota(std::size_t quota, std::size_t window, std::si
         std::vector<rt::future<>> replies;
         rt::future<> extra = rt::make_ready_future<>();
         for (std::size_t i = 0; i < window; ++i) {
-            auto f = mesh.submit_to(1, [&go, &pushed, i, window] {
-                if (i == 0)
-                    while (!go.load(std::memory_order_relaxed)) std::this_thread::yield();
-                // Runs on core 1 after this reply is pushed. Release: pairs
-                // with the acquire below, so reactor 0 then finds every reply.
-                if (i + 1 == window) rt::schedule_fn([&pushed] { pushed.store(true, std::memory_order_release); });
-                return i;
-            });
+            auto f = mesh.submit_to(1, burst_request(go, pushed, i, window));
             if (i == 0) {
                 replies.push_back(std::move(f).then([&, i](std::size_t v) {
                     seen(i)(v);
@@ -718,13 +725,8 @@ std::array<std::vector<std::uint64_t>, 2> ticks_seen_by_two_bursts(std::size_t q
             pushed.store(false, std::memory_order_relaxed);
             std::vector<rt::future<>> replies;
             for (std::size_t i = 0; i < window; ++i)
-                replies.push_back(mesh.submit_to(1, [&go, &pushed, i, window] {
-                                          if (i == 0)
-                                              while (!go.load(std::memory_order_relaxed)) std::this_thread::yield();
-                                          if (i + 1 == window)
-                                              rt::schedule_fn([&pushed] { pushed.store(true, std::memory_order_release); });
-                                          return i;
-                                      }).then([&burst, &ticks](std::size_t) { burst.push_back(ticks); }));
+                replies.push_back(mesh.submit_to(1, burst_request(go, pushed, i, window))
+                                      .then([&burst, &ticks](std::size_t) { burst.push_back(ticks); }));
             rt::schedule_fn([&go, &pushed] {
                 go.store(true, std::memory_order_relaxed);
                 while (!pushed.load(std::memory_order_acquire)) std::this_thread::yield();

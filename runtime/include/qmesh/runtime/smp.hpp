@@ -878,11 +878,10 @@ private:
         bool quiesced = false;
         bool ring_full_seen = false;  // a send found its ring full since the last retry_waiting
         // inline_replies: continuations this turn's poll may still run
-        // inline; whether one was scheduled instead (the quota ran out) and
-        // may still wait in the task queue, so later ones queue behind it;
-        // and the last such one's place (task_queue::pushed() once it was in).
+        // inline; and the place of the last one scheduled instead because
+        // the quota ran out (task_queue::pushed() once it was in). Until the
+        // FIFO has taken it (deferring()), later ones queue behind it.
         std::size_t inline_left = 0;
-        bool deferring = false;
         std::uint64_t deferred_mark = 0;
     };
     static constexpr std::uint8_t req_dirty = 1, rep_dirty = 2;
@@ -1064,6 +1063,12 @@ private:
         return k;
     }
 
+    // A continuation deferred past the inline quota has yet to run (the
+    // task queue is FIFO, so it has run once the queue has taken as many
+    // tasks as it held with it). Not "the queue is not empty": a core whose
+    // tasks reschedule themselves never empties it.
+    static bool deferring(const core_state& cs) noexcept { return local_tasks().taken() < cs.deferred_mark; }
+
     // On the origin: a reply has come back. Its continuation runs now or
     // joins the task queue (smp_config::inline_replies). Run now, it may
     // submit (to this source too: a submission behind waiting ones joins
@@ -1084,8 +1089,7 @@ private:
         }
         // This turn's inline quota is spent, or an earlier continuation is
         // still queued for that reason: behind it, in reply order.
-        if (cs.inline_left == 0 || cs.deferring) {
-            cs.deferring = true;
+        if (cs.inline_left == 0 || deferring(cs)) {
             schedule(cont);
             cs.deferred_mark = local_tasks().pushed();
             return;
@@ -1292,10 +1296,6 @@ private:
     // One reactor turn: tasks, polls, flushes. True if it did anything.
     bool turn(core_state& cs, unsigned me) noexcept {
         const std::size_t ran = run_tasks(cfg_.task_quota);
-        // Every continuation deferred earlier has run (the queue is FIFO):
-        // inline ones cannot overtake one any more. Not "the queue is
-        // empty": a core whose tasks reschedule themselves never sees it.
-        if (cs.deferring && local_tasks().taken() >= cs.deferred_mark) cs.deferring = false;
         cs.inline_left = cfg_.task_quota;
         const bool found = poll(cs, me);
         const bool busy = ran != 0 || found;
