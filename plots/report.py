@@ -1472,13 +1472,17 @@ def context_rows(ctx: dict) -> list:
                    + (", quick" if ctx["quick"] else "")),
         ("environment", "; ".join(env_parts)),
         ("timer overhead", fmt_ns(ctx["timer_overhead_ns"])),
-        ("floor drift", drift_text),
     ]
+    if "timer_step_ns" in ctx:  # absent in results from before it was recorded
+        step = ctx["timer_step_ns"]
+        rows.append(("timer step", "1 ns or finer" if step <= 1 else
+                     f"{fmt_ns(step)}: every latency falls on this grid"))
+    rows.append(("floor drift", drift_text))
     if ctx.get("interrupted"):
         rows.append(("interrupted", "YES: the run was interrupted; results are partial"))
     shown = {"host_name", "date", "cpu", "topology", "cache_line_bytes", "compiler",
              "compiler_flags", "build_type", "qmesh_version", "git_sha", "git_dirty",
-             "command_line", "suites", "reps", "quick", "environment", "timer_overhead_ns",
+             "command_line", "suites", "reps", "quick", "environment", "timer_overhead_ns", "timer_step_ns",
              "floor_drift", "floor_spread", "interrupted", "warnings", "json_schema_version"}
     for k, v in ctx.items():
         if k not in shown:

@@ -131,10 +131,17 @@ json make_context(const run_options& o, double timer_overhead_ns) {
     c["environment"] = env;
     c["warnings"] = warnings;
     c["timer_overhead_ns"] = timer_overhead_ns;
+    // The grid every round trip falls on (the suites' check of it against
+    // the floor is a warning: run_suites).
+    c["timer_step_ns"] = timer_step_ns();
     // The runtime's latency sample (the mesh suite's percentiles) reads its
-    // own clock; its overhead is what those figures are net of.
+    // own clock; its overhead is what those figures are net of. Its step, as
+    // now_ns()'s: a TSC may step coarsely too (AMD Zen's, by 10 ns).
     const rt::sample_clock& sc = rt::sample_clock::get();
-    c["sample_clock"] = {{"name", sc.name()}, {"ns_per_tick", sc.ns_per_tick()}, {"overhead_ns", sc.overhead_ns()}};
+    c["sample_clock"] = {{"name", sc.name()},
+                         {"ns_per_tick", sc.ns_per_tick()},
+                         {"overhead_ns", sc.overhead_ns()},
+                         {"step_ns", sample_clock_step_ns()}};
     c["suites"] = o.suites;
     c["reps"] = o.reps;
     c["quick"] = o.quick;

@@ -6,6 +6,7 @@
 #include <exception>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "qmesh/runtime/clock.hpp"
 #include "qmesh/runtime/topology.hpp"
@@ -13,6 +14,24 @@
 namespace qmesh::bench {
 
 double timer_overhead_ns() { return rt::detail::median_read_gap(now_ns, 2001); }
+
+namespace {
+// Waits of 0 to 300 turns of an empty loop (a cycle or less each), so that
+// the differences clock_step_ns takes span the many steps it needs.
+template <class Read>
+double step_of(Read&& read) {
+    auto wait = [](std::size_t i) {
+        for (std::size_t k = 0, n = (i * 37) % 300; k < n; ++k) asm volatile("");
+    };
+    return rt::detail::clock_step_ns(std::forward<Read>(read), wait, 2001);
+}
+}  // namespace
+
+double timer_step_ns() { return step_of(now_ns); }
+double sample_clock_step_ns() {
+    const rt::sample_clock& c = rt::sample_clock::get();
+    return step_of([&c] { return c.to_ns(c.now()); });
+}
 
 namespace {
 // The signal, 0 if none. An atomic, not a volatile sig_atomic_t: the

@@ -23,6 +23,11 @@ inline std::uint64_t now_ns() noexcept {
 // latency sample is the difference of two readings, so this is subtracted
 // from every sample (and recorded in the results' context).
 double timer_overhead_ns();
+// The step of now_ns(), ns (rt::detail::clock_step_ns): every latency figure
+// falls on a grid of that pitch; 1 if it steps by 1 ns or finer.
+double timer_step_ns();
+// ... and of the runtime's latency sample clock (rt::sample_clock::get()).
+double sample_clock_step_ns();
 
 // Set by the watchdog (or an interrupt) to make a measurement give up. Spin
 // loops test it every few hundred turns; relaxed: it carries no data.

@@ -819,6 +819,18 @@ json run_suites(const run_options& o, json& context) {
             context["warnings"].push_back("the floor drifted by " + std::to_string(static_cast<int>(drift * 100)) +
                                           " % during the run: absolute times moved; ratios to adjacent floors still hold");
     }
+    // The clock's step against the least floor: every round trip is on its
+    // grid, off by up to half a step, so a ratio of two near the floor is off
+    // by up to a step over the floor (half a step over each).
+    const double step = context.value("timer_step_ns", 1.0);
+    double least = 0;
+    for (const auto& [p, v] : floors)
+        if (!v.empty() && (least == 0 || median(v) < least)) least = median(v);
+    if (step > 1 && least > 0 && step / least > 0.02)
+        context["warnings"].push_back(
+            "the clock steps by " + std::to_string(std::lround(step)) + " ns: every latency falls on that grid, "
+            "so a ratio of two round trips near the " + std::to_string(std::lround(least)) +
+            " ns floor may be off by up to " + std::to_string(std::lround(100 * step / least)) + " %");
     // How many of the round trips kept took more than one try, and how many
     // have a ratio missing (references that never agreed, or failed).
     std::size_t bracketed = 0, retried = 0, unsettled = 0;

@@ -65,6 +65,7 @@ def context(reps=5, suites=("floor", "pingpong"), **overrides):
                         "virtualized": True, "hypervisor": "KVM"},
         "warnings": ["virtualized: absolute times drift; compare ratios"],
         "timer_overhead_ns": 21.5,
+        "timer_step_ns": 10.0,
         "suites": list(suites),
         "reps": reps,
         "quick": False,

@@ -83,6 +83,8 @@ class ReportTest(unittest.TestCase):
             self.assertIn(text, page)
             self.assertIn(text, summary)
         self.assertIn("floor drift | 4.0 %", summary)
+        self.assertIn("timer step | 10 ns: every latency falls on this grid", summary)
+        self.assertNotIn("timer_step_ns", summary)
         self.assertIn("spread 1.2 % (MAD / median)", summary)  # the fixture's 0.0125, shown once
         self.assertNotIn("floor_spread", summary)
         self.assertIn("cache_line_bytes | 128", summary)
@@ -174,6 +176,10 @@ class ReportTest(unittest.TestCase):
             if "floor_ratio" in b:
                 b["floor_ratio"] = None
         cases["nulls"] = nulls
+        # From before the clock's step was recorded: no row for it.
+        del nulls["context"]["timer_step_ns"]
+        one_ns = fixtures.make_result(timer_step_ns=1.0)
+        cases["one_ns"] = one_ns
         srcs = [fixtures.write(doc, self.path(f"{name}.json")) for name, doc in cases.items()]
         status, stdout, stderr = run_in_process(*srcs, "-o", self.path("o"))
         self.assertEqual(status, 0, stderr)
@@ -181,6 +187,9 @@ class ReportTest(unittest.TestCase):
         self.assertIn("This file holds no benchmarks.", page)
         self.assertIn("interrupted", page)
         self.assertIn("floor drift | not measured", summary)
+        self.assertEqual(summary.count("| timer step | 10 ns: every latency falls on this grid |"),
+                         len(cases) - 2)
+        self.assertEqual(summary.count("| timer step | 1 ns or finer |"), 1)
         self.assertIn("sparse_floor_heatmap.png", pngs)
         self.assertIn("aggregates only", summary)
         self.assertIn("| floor/0-1 | - | 0,1 | shared-l3 | aggregates only | ok | 150 |", summary)

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include <time.h>
@@ -46,6 +48,56 @@ double median_read_gap(Read&& read, std::size_t pairs) {
     const auto mid = d.begin() + static_cast<std::ptrdiff_t>(pairs / 2);
     std::nth_element(d.begin(), mid, d.end());
     return static_cast<double>(*mid);
+}
+
+// The step of a clock read in ns: the least amount by which its readings
+// advance, so every latency taken with it falls on a grid of that pitch. A
+// clock may read in ns and still step coarsely: a time-stamp counter that
+// a 100 MHz reference advances in bursts (AMD Zen's, which our EPYC VMs
+// show as multiples of 10 ns, steady_clock included) or a 24 MHz system
+// counter (41.67 ns). A figure near the floor then carries up to half a step
+// of error, which a ratio of two such figures doubles.
+//
+// Estimated from `pairs` differences of two read()s taken wait(i) apart,
+// for wait(i) of varying length so that the differences span many steps:
+// the largest step s, from 4 to 250 ns in hundredths, for which at least
+// 95 % of them lie within 1 ns of a multiple of s (1 ns: the rounding of a
+// tick-to-ns conversion). A clock whose step is finer than about 4 ns
+// leaves its differences spread over every residue, and none fits: 1 then
+// means "1 ns or finer, as far as this can tell". Differences from 4 to 250
+// steps long are needed to tell s from 2s (odd multiples) and from s plus
+// a hundredth (which drifts off by 1 ns within 100 steps), so a wait should
+// range over a few hundred ns.
+template <class Read, class Wait>
+double clock_step_ns(Read&& read, Wait&& wait, std::size_t pairs) {
+    std::vector<std::uint64_t> d;
+    d.reserve(pairs);
+    for (std::size_t i = 0; i < pairs; ++i) {
+        const std::uint64_t a = read();
+        wait(i);
+        const std::uint64_t b = read();
+        if (b > a) d.push_back(b - a);
+    }
+    if (d.size() < 20) return 1.0;  // too few to judge (a clock that stood still)
+    // Distinct differences with their counts: a stepping clock gives few.
+    std::sort(d.begin(), d.end());
+    std::vector<std::pair<double, std::size_t>> counts;
+    for (const std::uint64_t x : d) {
+        if (!counts.empty() && counts.back().first == static_cast<double>(x)) ++counts.back().second;
+        else counts.emplace_back(static_cast<double>(x), 1);
+    }
+    const auto need = static_cast<std::size_t>(0.95 * static_cast<double>(d.size()));
+    for (int h = 25'000; h >= 400; --h) {  // s in hundredths of a ns, largest first
+        const double s = h / 100.0;
+        std::size_t fit = 0, miss = 0;
+        for (const auto& [x, c] : counts) {
+            const double off = x - s * std::round(x / s);
+            if (off <= 1.0 && off >= -1.0) fit += c;
+            else if ((miss += c) > d.size() - need) break;  // cannot fit any more
+        }
+        if (fit >= need) return s;
+    }
+    return 1.0;
 }
 }  // namespace detail
 
