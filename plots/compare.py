@@ -295,6 +295,15 @@ def main(argv=None) -> int:
               f"the build's")
     if ca["quick"] != cb["quick"]:
         print("note: one of A and B is a --quick run: their workloads differ")
+    # qmesh run --idle, --numa: set on every mesh (submit, mesh, kv). Files from before they
+    # were recorded ran the defaults.
+    setup = [f"{what} {a} vs {b}" for what, a, b in (
+        ("idle policy", ca.get("idle_policy", "busy-poll"), cb.get("idle_policy", "busy-poll")),
+        ("NUMA placement", ca.get("numa", {}).get("placement", "receiver"),
+         cb.get("numa", {}).get("placement", "receiver"))) if a != b]
+    if setup:
+        print(f"note: A and B ran their meshes differently ({'; '.join(setup)}): submit, mesh "
+              f"and kv differences are that setting's")
     if args.metric == "floor_ratio" and ("bracket" in ca) != ("bracket" in cb):
         # Since f80893a a round trip's floor is measured before and after it, the ratio divides
         # by their mean, and a repetition whose floors disagree has none (bench/README.md).

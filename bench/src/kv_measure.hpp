@@ -53,6 +53,7 @@
 #include <utility>
 #include <vector>
 
+#include "mesh_setup.hpp"
 #include "pinned.hpp"
 #include "qmesh/queues/concept.hpp"
 #include "qmesh/queues/config.hpp"
@@ -70,6 +71,7 @@ struct kv_params {
     unsigned sample_every = 16;         // latency sample rate
     double timer_overhead_ns = 0;
     bool oversubscribed = false;        // more reactors than PUs: reactors yield when idle
+    mesh_setup setup;                   // sharded: NUMA placement, idle policy
     std::chrono::milliseconds timeout{20000};
     std::uint64_t seed = 1;
     std::size_t stripes = 64;           // striped design: number of stripes
@@ -86,6 +88,7 @@ struct kv_result {
     std::uint64_t ops = 0;  // operations completed, all cores
     double seconds = 0;     // first start to last end
     double cpu_share = 1.0;  // see run_outcome (sharded: the reactors')
+    mesh_record mesh;        // sharded: what the mesh ran with
 };
 
 enum class kv_design { mutex, shared_mutex, striped };
@@ -434,6 +437,7 @@ kv_result measure_kv_sharded(const kv_params& p) {
     cfg.max_inflight = p.window;
     cfg.queue_capacity = kv_queue_capacity(p.window);
     cfg.yield_when_idle = p.oversubscribed;
+    p.setup.apply(cfg);
     // The runtime's own latency sample off: this measurement takes its own
     // (sample_every), and the locked designs it is compared with have none.
     cfg.latency_sample_every = 0;
@@ -462,6 +466,7 @@ kv_result measure_kv_sharded(const kv_params& p) {
     dog.stop();
     d::summarise(r, x.stats);
     r.cpu_share = mesh.cpu_share();
+    r.mesh = record_of(mesh);
     r.error = d::count_error(r, w);
     if (r.error.empty()) r.error = dropped_failures_error(mesh);
     if (r.error.empty()) {

@@ -34,6 +34,10 @@ commands:
                                   reference before and after it differ by more than PCT %
                                   (default 25)
       [--bracket-tries N]         ... at most N times in all (default 3)
+      [--numa P]                  submit, mesh, kv: where each queue's memory goes: receiver
+                                  (default), sender or interleave (a no-op on one NUMA node)
+      [--idle P]                  submit, mesh, kv: what an idle reactor does: busy-poll
+                                  (default) or sleep (parks; a sender wakes it)
       [--out FILE]                result file (default: results/<host>-<date>-<sha>-<suites>.json)
   verify --queue Q [--seconds S] [--seed N]
                                 correctness of one queue: concurrent stress rounds, then the

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "mesh_setup.hpp"
 #include "pinned.hpp"
 #include "qmesh/queues/config.hpp"
 #include "qmesh/runtime/smp.hpp"
@@ -42,6 +43,7 @@ struct mesh_params {
     std::size_t capacity = 64;            // per queue
     unsigned sample_every = 16;           // the runtime times one submit_to in this many
     bool oversubscribed = false;
+    mesh_setup setup;                     // NUMA placement, idle policy
     std::chrono::milliseconds timeout{30000};
 };
 
@@ -53,7 +55,7 @@ struct mesh_result {
     double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;  // sampled submit_to latency
     rt::pair_counters totals;
     rt::core_counters cores;
-    rt::numa_report numa;
+    mesh_record mesh;  // what the mesh ran with
     std::uint64_t busy_tasks = 0;  // CPU-bound tasks run (busy state)
     std::uint64_t executed = 0;  // functions that ran on their targets
     double cpu_share = 1.0;      // the reactors' least (smp::cpu_share)
@@ -106,6 +108,7 @@ mesh_result measure_mesh(const mesh_params& p) {
     cfg.yield_when_idle = p.oversubscribed;
     cfg.poll = p.poll;
     cfg.latency_sample_every = p.sample_every;
+    p.setup.apply(cfg);
 
     std::vector<mesh_core_stats> pc(n);
 
@@ -150,7 +153,7 @@ mesh_result measure_mesh(const mesh_params& p) {
     dog.stop();
     r.totals = mesh.totals();
     r.cores = mesh.core_totals();
-    r.numa = mesh.numa();
+    r.mesh = record_of(mesh);
     r.cpu_share = mesh.cpu_share();
     std::uint64_t start = UINT64_MAX, end = 0, wrong = 0;
     for (const auto& c : pc) {

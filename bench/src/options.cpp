@@ -123,6 +123,7 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
     run_options o;
     o.command_line = command_line;
     bool have_suite = false, have_queues = false, have_cores = false, have_windows = false, have_bracket = false;
+    bool have_setup = false;
     // Each option once: a second --cores used to add to the first (and
     // escape the duplicate-core check), a second --suite to replace it.
     std::set<std::string> given;
@@ -168,6 +169,18 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
         } else if (a == "--bracket-tries") {
             o.bracket_attempts = parse_count(value(), "--bracket-tries", 1, max_bracket_attempts);
             have_bracket = true;
+        } else if (a == "--numa") {
+            const std::string& v = value();
+            const auto p = parse_placement(v);
+            if (!p) throw usage_error("unknown --numa placement '" + v + "' (known: receiver, sender, interleave)");
+            o.setup.placement = *p;
+            have_setup = true;
+        } else if (a == "--idle") {
+            const std::string& v = value();
+            const auto p = parse_idle(v);
+            if (!p) throw usage_error("unknown --idle policy '" + v + "' (known: busy-poll, sleep)");
+            o.setup.idle = *p;
+            have_setup = true;
         } else if (a == "--quick") {
             o.quick = true;
         } else if (a == "--oversubscribe") {
@@ -195,6 +208,10 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
 
     if (have_windows && seen_suites.count("mesh") == 0)
         throw usage_error("--window applies to the mesh suite, which is not among those asked for");
+    if (have_setup && seen_suites.count("submit") == 0 && seen_suites.count("mesh") == 0 &&
+        seen_suites.count("kv") == 0)
+        throw usage_error("--numa and --idle apply to the suites that build meshes (submit, mesh, kv), "
+                          "none of which is among those asked for");
     if (have_bracket && seen_suites.count("pingpong") == 0 && seen_suites.count("submit") == 0)
         throw usage_error("--bracket-tolerance and --bracket-tries apply to the pingpong and submit suites, "
                           "neither of which is among those asked for");

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bracket.hpp"
+#include "mesh_setup.hpp"
 
 namespace qmesh::bench {
 
@@ -40,6 +41,9 @@ struct run_options {
     // many measurements in all (bracket.hpp).
     double bracket_tolerance = default_bracket_tolerance;
     unsigned bracket_attempts = default_bracket_attempts;
+    // submit, mesh, kv: NUMA placement and idle policy of every mesh built
+    // (--numa, --idle; entries record them).
+    mesh_setup setup;
     std::string out;         // path of the result file (a symbolic link given: where it points)
     std::string out_shown;   // --out as given (a link's name, not its target); empty without --out
     std::string command_line;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "measure.hpp"
+#include "mesh_setup.hpp"
 #include "pinned.hpp"
 #include "qmesh/runtime/smp.hpp"
 
@@ -43,10 +44,13 @@ inline rt::smp_config submit_config(unsigned a, unsigned b, const latency_params
 }
 
 // Reactor 0 on core a submits to reactor 1 on core b, one request at a time
-// (the receiver idles, busy-polling, between requests).
+// (the receiver idles between requests: busy-polling, unless `setup` says
+// sleep). What the mesh ran with is stored in *record if given.
 template <queue_kind K>
-latency_result measure_submit(unsigned a, unsigned b, const latency_params& p, rt::polling poll = rt::polling::scan) {
+latency_result measure_submit(unsigned a, unsigned b, const latency_params& p, rt::polling poll = rt::polling::scan,
+                              const mesh_setup& setup = {}, mesh_record* record = nullptr) {
     rt::smp_config cfg = submit_config(a, b, p, poll);
+    setup.apply(cfg);
     std::atomic<bool> abort{false};
     cfg.abort = &abort;
     rt::smp<K> mesh(cfg);
@@ -60,6 +64,7 @@ latency_result measure_submit(unsigned a, unsigned b, const latency_params& p, r
     }
     dog.stop();
     o.cpu_share = mesh.cpu_share();
+    if (record != nullptr) *record = record_of(mesh);
     if (o.ok) {
         o.error = dropped_failures_error(mesh);
         o.ok = o.error.empty();

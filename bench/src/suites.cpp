@@ -185,6 +185,7 @@ json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_st
     mp.state = state;
     mp.poll = poll;
     mp.oversubscribed = over;
+    mp.setup = o.setup;
     const std::uint64_t total = o.quick ? 100'000 : 300'000;
     const std::uint64_t pairs = state == mesh_state::fan_in ? n - 1 : std::uint64_t{n} * (n - 1);
     mp.msgs_per_pair = std::max<std::uint64_t>(500, total / pairs);
@@ -235,6 +236,7 @@ json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_st
     e["turns"] = r.cores.turns;
     e["idle_turns"] = r.cores.idle_turns;
     if (state == mesh_state::busy) e["busy_tasks"] = r.busy_tasks;
+    put_mesh_record(e, r.mesh);
     return e;
 }
 
@@ -338,6 +340,7 @@ json kv_entry(const run_options& o, unsigned n, const std::string& design, const
     kp.timer_overhead_ns = overhead;
     kp.timeout = std::chrono::milliseconds(o.quick ? 10000 : 30000);
     kp.seed = 42 + rep;  // same seed for every design within a repetition
+    kp.setup = o.setup;
     kv_result r;
     if (design == "sharded") {
         all_queues::with(qn, [&]<class K>() { r = measure_kv_sharded<K>(kp); });
@@ -360,7 +363,10 @@ json kv_entry(const run_options& o, unsigned n, const std::string& design, const
     // Operations in flight per core: the window when sharded; a locked
     // design's thread has one at a time.
     e["batch"] = design == "sharded" ? kp.window : std::size_t{1};
-    if (design == "sharded") e["capacity"] = kv_queue_capacity(kp.window);
+    if (design == "sharded") {
+        e["capacity"] = kv_queue_capacity(kp.window);
+        put_mesh_record(e, r.mesh);
+    }
     put_percentiles(e, r);
     e["completed"] = r.ops;
     e["seconds"] = r.seconds;
@@ -434,7 +440,7 @@ void add_aggregates(json& benchmarks) {
             a["time_unit"] = "ns";
             a["iterations"] = static_cast<int>(t.size());
             for (const char* f : {"suite", "queue", "cores", "relation", "capacity", "msg_bytes", "batch", "receiver_state",
-                                  "polling", "oversubscribed", "virtual_cores", "design", "write_fraction",
+                                  "polling", "idle_policy", "oversubscribed", "virtual_cores", "design", "write_fraction",
                                   "offered_fraction"})
                 if (first.contains(f)) a[f] = first[f];
             a["valid"] = all_valid;
@@ -525,13 +531,15 @@ std::string cpu_share_warning(const json& benchmarks) {
 json run_suites(const run_options& o, json& context) {
     context["oversubscribe"] = o.oversubscribe;
     {
-        // The mesh's queue placement (the runtime's default: the receiver's
-        // node); a no-op on a single-node machine.
+        // The meshes' queue placement (--numa; the runtime's default: the
+        // receiver's node), a no-op on a single-node machine, and their idle
+        // policy (--idle).
         json numa;
         numa["nodes"] = rt::detail::numa_node_count();
-        numa["placement"] = std::string(rt::to_string(rt::smp_config{}.placement));
+        numa["placement"] = std::string(rt::to_string(o.setup.placement));
         numa["applied"] = rt::detail::numa_node_count() > 1;
         context["numa"] = numa;
+        context["idle_policy"] = std::string(rt::to_string(o.setup.idle));
     }
     auto wants = [&](const char* s) { return std::find(o.suites.begin(), o.suites.end(), s) != o.suites.end(); };
     const double overhead = context["timer_overhead_ns"].get<double>();
@@ -627,6 +635,7 @@ json run_suites(const run_options& o, json& context) {
                                            struct outcome {
                                                reference_pair floor, raw;
                                                latency_result sub;
+                                               mesh_record mesh;
                                            };
                                            // A failed round trip, submit_to's or the raw
                                            // queue's, is the queue's failure: not measured
@@ -638,7 +647,8 @@ json run_suites(const run_options& o, json& context) {
                                            auto [out, tries] = between_floors(p, outcome{}, [&](outcome& m) {
                                                all_queues::with(qn, [&]<class K>() {
                                                    m.raw.before = measure_pingpong<K>(p.first, p.second, lp);
-                                                   m.sub = measure_submit<K>(p.first, p.second, lp, pol);
+                                                   m.sub = measure_submit<K>(p.first, p.second, lp, pol, o.setup,
+                                                                             &m.mesh);
                                                    m.raw.after = measure_pingpong<K>(p.first, p.second, lp);
                                                });
                                            }, settled);
@@ -649,6 +659,7 @@ json run_suites(const run_options& o, json& context) {
                                                                            pair_name(p);
                                            put_round_trip(e, out.sub, out.floor, lp, bp, tries);
                                            e["polling"] = std::string(rt::to_string(pol));
+                                           put_mesh_record(e, out.mesh);
                                            // The raw round trip of the queue itself failing is
                                            // the queue's failure: the entry is invalid.
                                            for (const latency_result* raw : {&out.raw.before, &out.raw.after})

@@ -59,6 +59,13 @@ expect_usage_error run --suite submit --bracket-tries 21 --out "$work/a.json"
 expect_usage_error run --suite submit --bracket-tries 2 --bracket-tries 3 --out "$work/a.json"
 expect_usage_error run --suite mesh,floor --bracket-tries 2 --out "$work/a.json"
 expect_usage_error run --suite floor --bracket-tolerance 10 --out "$work/a.json"
+expect_usage_error run --suite mesh --numa nowhere --out "$work/a.json"
+expect_usage_error run --suite mesh --numa --out "$work/a.json"
+expect_usage_error run --suite mesh --numa sender --numa receiver --out "$work/a.json"
+expect_usage_error run --suite submit --idle nap --out "$work/a.json"
+expect_usage_error run --suite kv --idle busy --out "$work/a.json"
+expect_usage_error run --suite floor,pingpong,stream --numa sender --out "$work/a.json"
+expect_usage_error run --suite pollscale --idle sleep --out "$work/a.json"
 expect_usage_error run --suite floor --out "$work/no/such/dir/a.json"
 expect_usage_error run --suite floor --out "$work"
 expect_usage_error run --suite floor --bogus
@@ -198,6 +205,35 @@ for e in its:
 PY
 then echo "ok: run --bracket-tolerance 40 --bracket-tries 5"; passes=$((passes + 1)); else echo "FAIL: run --bracket-tolerance/--bracket-tries"; fails=$((fails + 1)); fi
 rm -f "$work/b.json"
+
+# --numa, --idle: every mesh the run builds (submit, mesh, kv sharded) used
+# them, its entry says so with where its queues went, and the context says
+# what the run asked for; the locked kv designs build no mesh and say nothing.
+if "$qmesh" run --suite submit,mesh,kv --queues fastforward --cores "$two" --numa sender --idle sleep \
+        --quick --reps 1 --out "$work/n.json" > /dev/null \
+    && /usr/bin/python3 - "$work/n.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = d["context"]
+assert c["numa"]["placement"] == "sender" and c["idle_policy"] == "sleep", c
+its = [e for e in d["benchmarks"] if e.get("run_type") == "iteration"]
+meshes = [e for e in its if e["suite"] in ("submit", "mesh") or e.get("design") == "sharded"]
+assert {e["suite"] for e in meshes} == {"submit", "mesh", "kv"}, meshes
+for e in meshes:
+    assert e["valid"], e
+    assert e["idle_policy"] == "sleep", e
+    n = e["numa"]
+    assert n["placement"] == "sender" and n["applied"] == c["numa"]["applied"], e
+    assert n["queues"] > 0 and 0 <= n["on_intended"] <= n["queues"], e
+for e in its:
+    if e not in meshes:
+        assert "numa" not in e and "idle_policy" not in e, e
+for e in d["benchmarks"]:
+    if e.get("aggregate_name") == "median" and e["suite"] in ("submit", "mesh"):
+        assert e["idle_policy"] == "sleep", e
+PY
+then echo "ok: run --numa sender --idle sleep"; passes=$((passes + 1)); else echo "FAIL: run --numa/--idle"; fails=$((fails + 1)); fi
+rm -f "$work/n.json"
 
 # interrupt_when_ready PID: SIGINT once PID catches it (its handler is set
 # after the arguments are checked; before that SIGINT would simply kill it,

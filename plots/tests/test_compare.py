@@ -129,6 +129,16 @@ class CompareTest(unittest.TestCase):
         status, out = run_in_process(full, flags)
         self.assertEqual(status, 0, out)
         self.assertIn("note: A and B were built differently (compiler_flags", out)
+        self.assertNotIn("ran their meshes differently", out)
+        # So is a mesh set up otherwise (qmesh run --idle, --numa): comparing them is a use.
+        sleep = self.write("sleep.json", idle_policy="sleep",
+                           numa={"nodes": 2, "placement": "interleave", "applied": True})
+        status, out = run_in_process(full, sleep)
+        self.assertEqual(status, 0, out)
+        self.assertIn("note: A and B ran their meshes differently (idle policy busy-poll vs "
+                      "sleep; NUMA placement receiver vs interleave)", out)
+        status, out = run_in_process(sleep, sleep)
+        self.assertNotIn("ran their meshes differently", out)
 
     def test_threshold(self):
         a = self.write("a.json")

@@ -1,0 +1,65 @@
+// bench/src/mesh_setup.hpp: what `qmesh run --numa` and `--idle` set on
+// every mesh a run builds (the submit, mesh and kv suites), and how an entry
+// records it.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "qmesh/runtime/smp.hpp"
+
+namespace qmesh::bench {
+
+struct mesh_setup {
+    // Where each queue's memory goes (a no-op on a single-node machine).
+    rt::numa_placement placement = rt::smp_config{}.placement;
+    // busy_poll: a reactor with nothing to do polls again at once, the
+    // benchmarks' default. sleep: it parks after idle_turns_before_sleep
+    // empty turns, and a sender wakes it (the runtime's header).
+    rt::idle_policy idle = rt::idle_policy::busy_poll;
+
+    void apply(rt::smp_config& c) const noexcept {
+        c.placement = placement;
+        c.idle = idle;
+    }
+};
+
+inline std::optional<rt::numa_placement> parse_placement(std::string_view s) noexcept {
+    for (const auto p : {rt::numa_placement::receiver, rt::numa_placement::sender, rt::numa_placement::interleave})
+        if (rt::to_string(p) == s) return p;
+    return std::nullopt;
+}
+inline std::optional<rt::idle_policy> parse_idle(std::string_view s) noexcept {
+    for (const auto p : {rt::idle_policy::busy_poll, rt::idle_policy::sleep})
+        if (rt::to_string(p) == s) return p;
+    return std::nullopt;
+}
+
+// What a measurement's mesh ran with, read back from the mesh (not from
+// the options: an entry says what was done, not what was asked): its idle
+// policy, and where its queues went as the kernel reports it.
+struct mesh_record {
+    rt::idle_policy idle = rt::idle_policy::busy_poll;
+    rt::numa_report numa;
+};
+template <class M>
+mesh_record record_of(const M& mesh) {
+    return {mesh.config().idle, mesh.numa()};
+}
+
+// An entry's record of its mesh (numa.applied false: a single-node machine,
+// where placement is a no-op; else on_intended of queues sit on the node the
+// placement asked for, any node counting for interleave).
+template <class Json>
+void put_mesh_record(Json& e, const mesh_record& r) {
+    e["idle_policy"] = std::string(rt::to_string(r.idle));
+    e["numa"] = {{"placement", std::string(rt::to_string(r.numa.placement))},
+                 {"applied", r.numa.applied},
+                 {"queues", r.numa.queues},
+                 {"on_intended", r.numa.on_intended}};
+}
+
+}  // namespace qmesh::bench
