@@ -47,6 +47,7 @@ rt::smp_config many_config(unsigned n, const many_strategy& st) {
     cfg.poll = st.poll;
     cfg.idle = st.idle;
     cfg.idle_turns_before_sleep = 1;
+    cfg.idle_poll_time = std::chrono::microseconds(0);  // park at once: every round trip finds it parked
     // A lost wake-up must hang (and the watchdog fail the run), not be
     // papered over by the futex timeout.
     cfg.sleep_timeout = std::chrono::seconds(120);

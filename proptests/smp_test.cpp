@@ -211,6 +211,7 @@ TYPED_TEST(smp_props, every_strategy_delivers_once_in_order) {
         cfg.poll = st.poll;
         cfg.idle = st.idle;
         cfg.idle_turns_before_sleep = 1;
+        cfg.idle_poll_time = std::chrono::microseconds(0);  // park at once: every round trip finds it parked
         cfg.flush_on_poll = st.flush_on_poll;
         cfg.flush_threshold = st.flush_threshold;
         cfg.inline_replies = st.inline_replies;
@@ -967,6 +968,7 @@ TEST(smp, a_parked_reactor_is_never_missed) {
     auto cfg = two_cores(8, 8);
     cfg.idle = rt::idle_policy::sleep;
     cfg.idle_turns_before_sleep = 1;
+    cfg.idle_poll_time = std::chrono::microseconds(0);  // park at once: every round trip finds it parked
     cfg.sleep_timeout = std::chrono::seconds(120);
     std::atomic<bool> abort{false};
     cfg.abort = &abort;
@@ -982,6 +984,33 @@ TEST(smp, a_parked_reactor_is_never_missed) {
     EXPECT_EQ(sum, n * (n - 1) / 2);
     EXPECT_GT(mesh.core_stats(1).sleeps, 0u) << "core 1 never parked: the test did not exercise the wake-up";
     EXPECT_GT(mesh.core_totals().wakeups, 0u);
+}
+
+// A sleeping reactor polls on for idle_poll_time after its empty turns
+// before it parks: core 1 idles for 30 ms (core 0 spins in a task between two
+// requests, and cannot park: it is busy), which is thousands of empty turns.
+// With a poll time of 1 ms it parks; with 60 s it never does (before the
+// poll time it parked after 256 turns, microseconds, whatever the time).
+TEST(smp, a_sleeping_reactor_polls_for_its_idle_poll_time_before_it_parks) {
+    for (const auto poll_time : {std::chrono::microseconds(1000), std::chrono::microseconds(60'000'000)}) {
+        SCOPED_TRACE(std::to_string(poll_time.count()) + " us");
+        auto cfg = two_cores(8, 8);
+        cfg.idle = rt::idle_policy::sleep;
+        cfg.idle_poll_time = poll_time;
+        std::atomic<bool> abort{false};
+        cfg.abort = &abort;
+        rt::smp<lamport_kind> mesh(cfg);
+        bench::watchdog dog(abort, std::chrono::seconds(60));
+        mesh.run([&]() -> rt::future<> {
+            co_await mesh.submit_to(1, [] {});
+            spin_for(std::chrono::milliseconds(30));
+            co_await mesh.submit_to(1, [] {});
+        });
+        dog.stop();
+        ASSERT_FALSE(abort.load());
+        if (poll_time.count() < 30'000) EXPECT_GT(mesh.core_stats(1).sleeps, 0u);
+        else EXPECT_EQ(mesh.core_stats(1).sleeps, 0u);
+    }
 }
 
 TYPED_TEST(smp_props, idle_poll_measurement_runs_the_reactor_turn) {

@@ -18,7 +18,8 @@ struct mesh_setup {
     rt::numa_placement placement = rt::smp_config{}.placement;
     // busy_poll: a reactor with nothing to do polls again at once, the
     // benchmarks' default. sleep: it parks after idle_turns_before_sleep
-    // empty turns, and a sender wakes it (the runtime's header).
+    // empty turns and idle_poll_time more of polling, and a sender wakes it
+    // (the runtime's header).
     rt::idle_policy idle = rt::idle_policy::busy_poll;
 
     void apply(rt::smp_config& c) const noexcept {

@@ -235,6 +235,7 @@ json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_st
     e["batch_hist"] = batch_hist_json(r.totals.batches);
     e["turns"] = r.cores.turns;
     e["idle_turns"] = r.cores.idle_turns;
+    e["sleeps"] = r.cores.sleeps;
     if (state == mesh_state::busy) e["busy_tasks"] = r.busy_tasks;
     put_mesh_record(e, r.mesh);
     return e;

@@ -177,6 +177,8 @@ for name, w in want.items():
     # iterations: the measured submissions (msgs_per_s's count); the runtime's
     # counters also hold the n - 1 setup messages.
     assert e["iterations"] == e["completed"] - (e["threads"] - 1) > 0, e
+    # Busy-polling reactors never park.
+    assert e["idle_policy"] == "busy-poll" and e["sleeps"] == 0, e
 # One repetition: no spread and no interval claimed (there was a 0 and a zero-width one).
 for e in d["benchmarks"]:
     if e.get("aggregate_name") == "median":
@@ -225,6 +227,8 @@ for e in meshes:
     n = e["numa"]
     assert n["placement"] == "sender" and n["applied"] == c["numa"]["applied"], e
     assert n["queues"] > 0 and 0 <= n["on_intended"] <= n["queues"], e
+    if e["suite"] == "mesh":
+        assert isinstance(e["sleeps"], int) and e["sleeps"] >= 0, e
 for e in its:
     if e not in meshes:
         assert "numa" not in e and "idle_policy" not in e, e

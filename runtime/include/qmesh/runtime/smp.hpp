@@ -56,8 +56,14 @@
 // than a line transfer (on our VMs, past roughly 64 cores; `qmesh run
 // --suite pollscale,mesh`).
 //
-// Idle policy: `busy_poll` spins; `sleep` parks a reactor on a futex after
-// `idle_turns_before_sleep` empty turns, and senders wake it. The doorbell's
+// Idle policy: `busy_poll` spins; `sleep` parks a reactor on a futex once
+// it has had `idle_turns_before_sleep` empty turns in a row and then, still
+// finding nothing, polled on for `idle_poll_time`, and senders wake it. (The
+// time, not turns alone: an empty doorbell turn takes about 10 ns and a scan
+// of 255 queues microseconds, so 256 turns are anything from 3 us up, and a
+// reactor that parks within microseconds of its last reply parks in every
+// request/reply gap: parks and wakes, a futex call each, took 15-35 % off
+// the mesh's throughput on 2 cores.) The doorbell's
 // summary word carries a `sleeping` bit, and both sides use read-modify-writes
 // on that one word, which are totally ordered: either the sleeper's
 // compare-exchange (0 -> sleeping) comes first, and the ringer's fetch_or
@@ -163,7 +169,12 @@ struct smp_config {
     bool inline_replies = true;
     polling poll = polling::scan;      // how a core finds work among its queues (see the header)
     idle_policy idle = idle_policy::busy_poll;
-    std::size_t idle_turns_before_sleep = 256;  // empty turns before a sleeping reactor parks
+    std::size_t idle_turns_before_sleep = 256;  // empty turns before a sleeping reactor parks ...
+    // ... after which it polls on for this long before it parks (0: at
+    // once). 200 us: Seastar's default idle poll time (reactor.cc,
+    // calculate_poll_time, "competitive with halt/unhalt"). The clock is
+    // read once every idle_turns_before_sleep empty turns, not every turn.
+    std::chrono::microseconds idle_poll_time{200};
     std::chrono::microseconds sleep_timeout{10000};  // a parked reactor rechecks `abort` this often
     // Batching of outgoing queues (what a staging queue publishes, and when
     // the receiver's doorbell is rung): a queue is flushed once it holds
@@ -869,6 +880,7 @@ private:
         std::size_t total_waiting = 0;                // submissions waiting, all targets and groups
         std::uint64_t numa_checked = 0, numa_on_intended = 0;
         std::size_t idle_run = 0;
+        std::uint64_t idle_since = 0;  // clock_ns() once idle_run first reached the turns (0: not yet)
         std::uint64_t pushed = 0, popped = 0;  // messages, for the stall detector
         std::uint64_t answered = 0;            // the last wave this core answered
         std::size_t quiet_turns = 0;           // reactor 0: idle turns in a row, to open a wave
@@ -1433,6 +1445,19 @@ private:
                                     : " (" + held + ")");
     }
 
+    // A sleeping reactor's idle run has reached idle_turns_before_sleep empty
+    // turns (again): true once it has also lasted idle_poll_time since it
+    // first did.
+    bool idle_long_enough(core_state& cs) const noexcept {
+        if (cfg_.idle_poll_time.count() <= 0) return true;
+        const std::uint64_t now = detail::clock_ns();
+        if (cs.idle_since == 0) {
+            cs.idle_since = now;
+            return false;
+        }
+        return now - cs.idle_since >= static_cast<std::uint64_t>(cfg_.idle_poll_time.count()) * 1000u;
+    }
+
     // Parks the calling reactor until a ring or a poke (or the timeout).
     void park(core_state& cs, unsigned me) noexcept {
         detail::doorbell& b = bells_[me];
@@ -1489,6 +1514,7 @@ private:
             if (cfg_.abort != nullptr && cfg_.abort->load(std::memory_order_relaxed)) break;
             if (busy) {
                 cs.idle_run = 0;
+                cs.idle_since = 0;
                 cs.quiet_turns = 0;
                 continue;
             }
@@ -1503,8 +1529,11 @@ private:
             if (cfg_.idle == idle_policy::sleep && ++cs.idle_run >= cfg_.idle_turns_before_sleep &&
                 nothing_pending(cs)) {
                 cs.idle_run = 0;
-                park(cs, me);
-                cs.quiet_turns += cfg_.idle_turns_before_sleep;  // a park stands for the turns it saved
+                if (idle_long_enough(cs)) {
+                    cs.idle_since = 0;
+                    park(cs, me);
+                    cs.quiet_turns += cfg_.idle_turns_before_sleep;  // a park stands for the turns it saved
+                }
             }
         }
         cs.counters.cpu_ns = thread_cpu_ns() - cpu0;
