@@ -987,13 +987,16 @@ TEST(smp, a_parked_reactor_is_never_missed) {
 }
 
 // A sleeping reactor polls on for idle_poll_time after its empty turns
-// before it parks: core 1 idles for 30 ms (core 0 spins in a task between two
-// requests, and cannot park: it is busy), which is thousands of empty turns.
-// With a poll time of 1 ms it parks; with 60 s it never does (before the
-// poll time it parked after 256 turns, microseconds, whatever the time).
+// before it parks. Core 0 keeps busy in a task between two requests (it
+// cannot park) while core 1 idles. With a poll time of 1 ms core 1 parks:
+// core 0 watches for it, with a generous deadline, since on a shared machine
+// core 1's thread may get little CPU. With 60 s it must not park within
+// 300 ms, which is ample for thousands of empty turns (before the poll time
+// it parked after 256 turns, microseconds, whatever the time).
 TEST(smp, a_sleeping_reactor_polls_for_its_idle_poll_time_before_it_parks) {
     for (const auto poll_time : {std::chrono::microseconds(1000), std::chrono::microseconds(60'000'000)}) {
         SCOPED_TRACE(std::to_string(poll_time.count()) + " us");
+        const bool should_park = poll_time.count() < 300'000;
         auto cfg = two_cores(8, 8);
         cfg.idle = rt::idle_policy::sleep;
         cfg.idle_poll_time = poll_time;
@@ -1001,14 +1004,19 @@ TEST(smp, a_sleeping_reactor_polls_for_its_idle_poll_time_before_it_parks) {
         cfg.abort = &abort;
         rt::smp<lamport_kind> mesh(cfg);
         bench::watchdog dog(abort, std::chrono::seconds(60));
+        bool seen_parked = false;
         mesh.run([&]() -> rt::future<> {
             co_await mesh.submit_to(1, [] {});
-            spin_for(std::chrono::milliseconds(30));
+            const auto start = std::chrono::steady_clock::now();
+            const auto watch = should_park ? std::chrono::seconds(30) : std::chrono::milliseconds(300);
+            while (std::chrono::steady_clock::now() - start < watch && !(should_park && seen_parked))
+                seen_parked = seen_parked || mesh.parked(1);
             co_await mesh.submit_to(1, [] {});
         });
         dog.stop();
         ASSERT_FALSE(abort.load());
-        if (poll_time.count() < 30'000) EXPECT_GT(mesh.core_stats(1).sleeps, 0u);
+        EXPECT_EQ(seen_parked, should_park);
+        if (should_park) EXPECT_GT(mesh.core_stats(1).sleeps, 0u);
         else EXPECT_EQ(mesh.core_stats(1).sleeps, 0u);
     }
 }

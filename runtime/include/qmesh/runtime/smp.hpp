@@ -752,6 +752,15 @@ public:
         co_return init;
     }
 
+    // From a task inside run(): whether reactor c is parked (or about to
+    // park, or just woken and not yet past its futex call); false outside
+    // run(), when there are no doorbells. Relaxed: a snapshot for tests and
+    // diagnostics; it orders nothing.
+    bool parked(unsigned c) const noexcept {
+        return bells_ && c < n_ &&
+               (bells_[c].summary.load(std::memory_order_relaxed) & detail::bell_sleeping) != 0;
+    }
+
     // After run(): the counters of pair from -> to, and of each reactor.
     const pair_counters& counters(unsigned from, unsigned to) const { return counters_[idx(from, to)]; }
     const core_counters& core_stats(unsigned c) const { return core_counters_.at(c); }
