@@ -225,6 +225,15 @@ def _fmt(v: Optional[float]) -> str:
     return f"{v:.4g}"
 
 
+def _poll_time(c: dict) -> str:
+    """How long a sleeping mesh's reactors polled before they parked (qmesh run --idle-poll):
+    "" under busy-poll, where there is none to differ."""
+    if c.get("idle_policy", "busy-poll") != "sleep":
+        return ""
+    us = c.get("idle_poll_us")
+    return "unrecorded" if us is None else f"{us} us"
+
+
 def _describe(path: str, doc: dict) -> str:
     c = doc["context"]
     dirty = " (dirty)" if c["git_dirty"] else ""
@@ -295,12 +304,13 @@ def main(argv=None) -> int:
               f"the build's")
     if ca["quick"] != cb["quick"]:
         print("note: one of A and B is a --quick run: their workloads differ")
-    # qmesh run --idle, --numa: set on every mesh (submit, mesh, kv). Files from before they
-    # were recorded ran the defaults.
+    # qmesh run --idle, --idle-poll, --numa: set on every mesh (submit, mesh, kv). Files from
+    # before they were recorded ran the defaults; a poll time exists only for sleep.
     setup = [f"{what} {a} vs {b}" for what, a, b in (
         ("idle policy", ca.get("idle_policy", "busy-poll"), cb.get("idle_policy", "busy-poll")),
+        ("idle poll time", _poll_time(ca), _poll_time(cb)),
         ("NUMA placement", ca.get("numa", {}).get("placement", "receiver"),
-         cb.get("numa", {}).get("placement", "receiver"))) if a != b]
+         cb.get("numa", {}).get("placement", "receiver"))) if a != b and "" not in (a, b)]
     if setup:
         print(f"note: A and B ran their meshes differently ({'; '.join(setup)}): submit, mesh "
               f"and kv differences are that setting's")

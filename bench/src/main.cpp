@@ -38,6 +38,8 @@ commands:
                                   (default), sender or interleave (a no-op on one NUMA node)
       [--idle P]                  submit, mesh, kv: what an idle reactor does: busy-poll
                                   (default) or sleep (parks; a sender wakes it)
+      [--idle-poll US]            with --idle sleep: how long a reactor polls on, after 256
+                                  empty turns, before it parks (default 200; 0: at once)
       [--out FILE]                result file (default: results/<host>-<date>-<sha>-<suites>.json)
   verify --queue Q [--seconds S] [--seed N]
                                 correctness of one queue: concurrent stress rounds, then the

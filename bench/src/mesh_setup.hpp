@@ -1,10 +1,11 @@
-// bench/src/mesh_setup.hpp: what `qmesh run --numa` and `--idle` set on
+// bench/src/mesh_setup.hpp: what `qmesh run --numa`, `--idle` and `--idle-poll` set on
 // every mesh a run builds (the submit, mesh and kv suites), and how an entry
 // records it.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,10 +22,14 @@ struct mesh_setup {
     // empty turns and idle_poll_time more of polling, and a sender wakes it
     // (the runtime's header).
     rt::idle_policy idle = rt::idle_policy::busy_poll;
+    // sleep: how long a reactor polls on, after its empty turns, before it
+    // parks (0: at once).
+    std::chrono::microseconds idle_poll = rt::smp_config{}.idle_poll_time;
 
     void apply(rt::smp_config& c) const noexcept {
         c.placement = placement;
         c.idle = idle;
+        c.idle_poll_time = idle_poll;
     }
 };
 
@@ -41,14 +46,16 @@ inline std::optional<rt::idle_policy> parse_idle(std::string_view s) noexcept {
 
 // What a measurement's mesh ran with, read back from the mesh (not from
 // the options: an entry says what was done, not what was asked): its idle
-// policy, and where its queues went as the kernel reports it.
+// policy (with its poll time when it sleeps), and where its queues went as
+// the kernel reports it.
 struct mesh_record {
     rt::idle_policy idle = rt::idle_policy::busy_poll;
+    std::chrono::microseconds idle_poll{0};
     rt::numa_report numa;
 };
 template <class M>
 mesh_record record_of(const M& mesh) {
-    return {mesh.config().idle, mesh.numa()};
+    return {mesh.config().idle, mesh.config().idle_poll_time, mesh.numa()};
 }
 
 // An entry's record of its mesh (numa.applied false: a single-node machine,
@@ -57,6 +64,8 @@ mesh_record record_of(const M& mesh) {
 template <class Json>
 void put_mesh_record(Json& e, const mesh_record& r) {
     e["idle_policy"] = std::string(rt::to_string(r.idle));
+    // A busy-polling reactor never parks: a poll time would mean nothing.
+    if (r.idle == rt::idle_policy::sleep) e["idle_poll_us"] = r.idle_poll.count();
     e["numa"] = {{"placement", std::string(rt::to_string(r.numa.placement))},
                  {"applied", r.numa.applied},
                  {"queues", r.numa.queues},

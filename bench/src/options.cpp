@@ -123,7 +123,7 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
     run_options o;
     o.command_line = command_line;
     bool have_suite = false, have_queues = false, have_cores = false, have_windows = false, have_bracket = false;
-    bool have_setup = false;
+    bool have_setup = false, have_idle_poll = false;
     // Each option once: a second --cores used to add to the first (and
     // escape the duplicate-core check), a second --suite to replace it.
     std::set<std::string> given;
@@ -181,6 +181,10 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
             if (!p) throw usage_error("unknown --idle policy '" + v + "' (known: busy-poll, sleep)");
             o.setup.idle = *p;
             have_setup = true;
+        } else if (a == "--idle-poll") {
+            o.setup.idle_poll = std::chrono::microseconds(
+                parse_count(value(), "--idle-poll (microseconds)", 0, max_idle_poll_us));
+            have_idle_poll = true;
         } else if (a == "--quick") {
             o.quick = true;
         } else if (a == "--oversubscribe") {
@@ -212,6 +216,8 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
         seen_suites.count("kv") == 0)
         throw usage_error("--numa and --idle apply to the suites that build meshes (submit, mesh, kv), "
                           "none of which is among those asked for");
+    if (have_idle_poll && o.setup.idle != rt::idle_policy::sleep)
+        throw usage_error("--idle-poll applies to --idle sleep (a busy-polling reactor never parks)");
     if (have_bracket && seen_suites.count("pingpong") == 0 && seen_suites.count("submit") == 0)
         throw usage_error("--bracket-tolerance and --bracket-tries apply to the pingpong and submit suites, "
                           "neither of which is among those asked for");

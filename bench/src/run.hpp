@@ -25,6 +25,8 @@ inline constexpr unsigned default_mesh_window = 16;
 inline constexpr unsigned max_mesh_window = 4096;
 // The largest --bracket-tolerance (a percentage) and --bracket-tries.
 inline constexpr unsigned max_bracket_tolerance_pct = 1000, max_bracket_attempts = 20;
+// --idle-poll: up to a minute; longer never parks in any run worth having.
+inline constexpr unsigned max_idle_poll_us = 60'000'000;
 
 struct run_options {
     std::vector<std::string> suites;

@@ -441,7 +441,7 @@ void add_aggregates(json& benchmarks) {
             a["time_unit"] = "ns";
             a["iterations"] = static_cast<int>(t.size());
             for (const char* f : {"suite", "queue", "cores", "relation", "capacity", "msg_bytes", "batch", "receiver_state",
-                                  "polling", "idle_policy", "oversubscribed", "virtual_cores", "design", "write_fraction",
+                                  "polling", "idle_policy", "idle_poll_us", "oversubscribed", "virtual_cores", "design", "write_fraction",
                                   "offered_fraction"})
                 if (first.contains(f)) a[f] = first[f];
             a["valid"] = all_valid;
@@ -534,13 +534,14 @@ json run_suites(const run_options& o, json& context) {
     {
         // The meshes' queue placement (--numa; the runtime's default: the
         // receiver's node), a no-op on a single-node machine, and their idle
-        // policy (--idle).
+        // policy (--idle) with, when they sleep, their poll time (--idle-poll).
         json numa;
         numa["nodes"] = rt::detail::numa_node_count();
         numa["placement"] = std::string(rt::to_string(o.setup.placement));
         numa["applied"] = rt::detail::numa_node_count() > 1;
         context["numa"] = numa;
         context["idle_policy"] = std::string(rt::to_string(o.setup.idle));
+        if (o.setup.idle == rt::idle_policy::sleep) context["idle_poll_us"] = o.setup.idle_poll.count();
     }
     auto wants = [&](const char* s) { return std::find(o.suites.begin(), o.suites.end(), s) != o.suites.end(); };
     const double overhead = context["timer_overhead_ns"].get<double>();

@@ -139,6 +139,13 @@ class CompareTest(unittest.TestCase):
                       "sleep; NUMA placement receiver vs interleave)", out)
         status, out = run_in_process(sleep, sleep)
         self.assertNotIn("ran their meshes differently", out)
+        # Two sleeping meshes differ in their poll time (qmesh run --idle-poll).
+        brief = self.write("brief.json", idle_policy="sleep", idle_poll_us=0,
+                           numa={"nodes": 2, "placement": "interleave", "applied": True})
+        status, out = run_in_process(sleep, brief)
+        self.assertEqual(status, 0, out)
+        self.assertIn("note: A and B ran their meshes differently (idle poll time unrecorded "
+                      "vs 0 us)", out)
 
     def test_threshold(self):
         a = self.write("a.json")
