@@ -61,9 +61,14 @@ TABLE_FIELDS = [("real_time", "real_time (ns)"), ("p50_ns", "p50 (ns)"), ("p90_n
                 ("stream_msgs_per_s", "stream msgs/s"), ("write_fraction", "write fraction"),
                 ("virtual_cores", "virtual cores"), ("poll_ns", "poll (ns)"),
                 ("pair_bytes", "pair bytes"), ("bell_bytes", "bell bytes"),
-                ("turns", "turns"), ("idle_turns", "idle turns"), ("busy_tasks", "busy tasks")]
+                ("turns", "turns"), ("idle_turns", "idle turns"), ("busy_tasks", "busy tasks"),
+                ("idle_poll_us", "idle poll (µs)"), ("sleeps", "sleeps")]
 # Text configuration columns, shown when any entry of the suite has the field.
-TEXT_FIELDS = [("design", "design"), ("receiver_state", "receivers"), ("polling", "polling")]
+TEXT_FIELDS = [("design", "design"), ("receiver_state", "receivers"), ("polling", "polling"),
+               ("idle_policy", "idle")]
+# Columns that say only what every run does by default: shown when some entry differs
+# (qmesh run --idle sleep), so busy-polling results keep their tables as they were.
+DEFAULT_ONLY = {"idle_policy": "busy-poll", "sleeps": 0}
 INVALID_COLOR = "tab:red"
 # Short codes for hwloc pair relations in heatmap cells too small for the full name.
 RELATION_CODES = {"same-pu": "=", "smt": "S", "shared-l2": "L2", "shared-l3": "L3",
@@ -1402,14 +1407,16 @@ def mutants_matrix(path: str, mdoc: dict):
 # Tables and context
 
 def suite_table(runs: list, known_fields: set) -> tuple[list, list]:
-    fields = [(f, lab) for f, lab in TABLE_FIELDS
-              if any(f in e for r in runs for e in r.entries)]
+    def shown(f):
+        return any(f in e and (f not in DEFAULT_ONLY or e[f] != DEFAULT_ONLY[f])
+                   for r in runs for e in r.entries)
+    fields = [(f, lab) for f, lab in TABLE_FIELDS if shown(f)]
     extras = sorted({k for r in runs for e in r.entries for k, v in e.items()
                      if k not in known_fields and isinstance(v, (int, float))
                      and not isinstance(v, bool)})
     fields += [(k, k) for k in extras]
     texts = [(f, lab) for f, lab in TEXT_FIELDS
-             if any(isinstance(e.get(f), str) for r in runs for e in r.entries)]
+             if shown(f) and any(isinstance(e.get(f), str) for r in runs for e in r.entries)]
     header = ["run", "queue", "cores", "relation", "valid reps", "status"] + \
         [lab for _, lab in texts] + [lab for _, lab in fields]
     rows = []

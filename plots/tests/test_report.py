@@ -461,6 +461,32 @@ class ReportTest(unittest.TestCase):
         self.assertIn("latin1.json", page)
         self.assertIn("latin1.json", summary)
 
+    def test_mesh_table_shows_the_idle_policy_and_parks_only_when_a_mesh_slept(self):
+        doc = fixtures.make_result(mesh_v2=True)
+        for e in doc["benchmarks"]:
+            if e.get("suite") == "mesh":
+                e["idle_policy"], e["sleeps"] = "busy-poll", 0
+        known = set(report.qr.load_schema()["properties"]["benchmarks"]["items"]["properties"])
+        header, _ = report.suite_table(report.qr.runs(doc, "mesh"), known)
+        for column in ("idle", "idle poll (µs)", "sleeps"):
+            self.assertNotIn(column, header)
+        # One run slept (qmesh run --idle sleep --idle-poll 50); its repetitions parked
+        # 10, 30, 20, 50 and 5 times: the table gives their median; the others say busy-poll.
+        slept = "mesh/lamport/idle/scan/n2"
+        parks = iter([10, 30, 20, 50, 5])
+        for e in doc["benchmarks"]:
+            if e.get("run_name") == slept:
+                e["idle_policy"], e["idle_poll_us"] = "sleep", 50
+                if e.get("run_type") == "iteration":
+                    e["sleeps"] = next(parks)
+        header, rows = report.suite_table(report.qr.runs(doc, "mesh"), known)
+        row = {r[0]: dict(zip(header, r)) for r in rows}
+        self.assertEqual((row[slept]["idle"], row[slept]["idle poll (µs)"], row[slept]["sleeps"]),
+                         ("sleep", "50", "20"))
+        other = row["mesh/lamport/busy/scan/n2"]
+        self.assertEqual((other["idle"], other["idle poll (µs)"], other["sleeps"]),
+                         ("busy-poll", "-", "0"))
+
     def test_submit_table_orders_by_floor_ratio_and_shows_both_ratios(self):
         doc = fixtures.make_result(submit=True)
         # One run lost its raw ratio (raw_error), another its floor ratio (floor_error).
