@@ -225,11 +225,11 @@ def _fmt(v: Optional[float]) -> str:
     return f"{v:.4g}"
 
 
-def _poll_time(c: dict) -> str:
+def _poll_time(c: dict) -> Optional[str]:
     """How long a sleeping mesh's reactors polled before they parked (qmesh run --idle-poll):
-    "" under busy-poll, where there is none to differ."""
+    None under busy-poll, where there is none to differ."""
     if c.get("idle_policy", "busy-poll") != "sleep":
-        return ""
+        return None
     us = c.get("idle_poll_us")
     return "unrecorded" if us is None else f"{us} us"
 
@@ -310,7 +310,7 @@ def main(argv=None) -> int:
         ("idle policy", ca.get("idle_policy", "busy-poll"), cb.get("idle_policy", "busy-poll")),
         ("idle poll time", _poll_time(ca), _poll_time(cb)),
         ("NUMA placement", ca.get("numa", {}).get("placement", "receiver"),
-         cb.get("numa", {}).get("placement", "receiver"))) if a != b and "" not in (a, b)]
+         cb.get("numa", {}).get("placement", "receiver"))) if a != b and None not in (a, b)]
     if setup:
         print(f"note: A and B ran their meshes differently ({'; '.join(setup)}): submit, mesh "
               f"and kv differences are that setting's")

@@ -66,9 +66,10 @@ TABLE_FIELDS = [("real_time", "real_time (ns)"), ("p50_ns", "p50 (ns)"), ("p90_n
 # Text configuration columns, shown when any entry of the suite has the field.
 TEXT_FIELDS = [("design", "design"), ("receiver_state", "receivers"), ("polling", "polling"),
                ("idle_policy", "idle")]
-# Columns that say only what every run does by default: shown when some entry differs
-# (qmesh run --idle sleep), so busy-polling results keep their tables as they were.
-DEFAULT_ONLY = {"idle_policy": "busy-poll", "sleeps": 0}
+# Columns that say only what every run does by default: shown when some entry's idle policy
+# is not busy-poll (qmesh run --idle sleep), so busy-polling results keep their tables as they
+# were. Parks are shown for a sleeping run even when it never parked: 0 is a finding there.
+SLEEP_ONLY = ("idle_policy", "sleeps")
 INVALID_COLOR = "tab:red"
 # Short codes for hwloc pair relations in heatmap cells too small for the full name.
 RELATION_CODES = {"same-pu": "=", "smt": "S", "shared-l2": "L2", "shared-l3": "L3",
@@ -1407,9 +1408,10 @@ def mutants_matrix(path: str, mdoc: dict):
 # Tables and context
 
 def suite_table(runs: list, known_fields: set) -> tuple[list, list]:
+    slept = any(e.get("idle_policy", "busy-poll") != "busy-poll" for r in runs for e in r.entries)
+
     def shown(f):
-        return any(f in e and (f not in DEFAULT_ONLY or e[f] != DEFAULT_ONLY[f])
-                   for r in runs for e in r.entries)
+        return (slept or f not in SLEEP_ONLY) and any(f in e for r in runs for e in r.entries)
     fields = [(f, lab) for f, lab in TABLE_FIELDS if shown(f)]
     extras = sorted({k for r in runs for e in r.entries for k, v in e.items()
                      if k not in known_fields and isinstance(v, (int, float))

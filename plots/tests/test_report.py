@@ -470,15 +470,22 @@ class ReportTest(unittest.TestCase):
         header, _ = report.suite_table(report.qr.runs(doc, "mesh"), known)
         for column in ("idle", "idle poll (µs)", "sleeps"):
             self.assertNotIn(column, header)
-        # One run slept (qmesh run --idle sleep --idle-poll 50); its repetitions parked
-        # 10, 30, 20, 50 and 5 times: the table gives their median; the others say busy-poll.
+        # One run slept (qmesh run --idle sleep --idle-poll 50) and never parked: the columns
+        # appear, and its 0 parks are shown, not hidden as a default.
         slept = "mesh/lamport/idle/scan/n2"
-        parks = iter([10, 30, 20, 50, 5])
         for e in doc["benchmarks"]:
             if e.get("run_name") == slept:
                 e["idle_policy"], e["idle_poll_us"] = "sleep", 50
-                if e.get("run_type") == "iteration":
-                    e["sleeps"] = next(parks)
+        header, rows = report.suite_table(report.qr.runs(doc, "mesh"), known)
+        row = {r[0]: dict(zip(header, r)) for r in rows}
+        self.assertEqual((row[slept]["idle"], row[slept]["idle poll (µs)"], row[slept]["sleeps"]),
+                         ("sleep", "50", "0"))
+        # Had its repetitions parked 10, 30, 20, 50 and 5 times, the table gives their
+        # median; the runs that busy-polled say so.
+        parks = iter([10, 30, 20, 50, 5])
+        for e in doc["benchmarks"]:
+            if e.get("run_name") == slept and e.get("run_type") == "iteration":
+                e["sleeps"] = next(parks)
         header, rows = report.suite_table(report.qr.runs(doc, "mesh"), known)
         row = {r[0]: dict(zip(header, r)) for r in rows}
         self.assertEqual((row[slept]["idle"], row[slept]["idle poll (µs)"], row[slept]["sleeps"]),

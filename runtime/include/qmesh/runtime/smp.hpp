@@ -752,10 +752,12 @@ public:
         co_return init;
     }
 
-    // From a task inside run(): whether reactor c is parked (or about to
-    // park, or just woken and not yet past its futex call); false outside
-    // run(), when there are no doorbells. Relaxed: a snapshot for tests and
-    // diagnostics; it orders nothing.
+    // Whether reactor c is parked (or about to park, or just woken and not
+    // yet past its futex call). Call it from a reactor of this mesh during
+    // run(), or from the thread that owns the mesh while run() is not
+    // executing (then false: there are no doorbells). Any other thread would
+    // race with run() creating and freeing bells_. Relaxed: a snapshot of a
+    // word other threads write, for tests and diagnostics; it orders nothing.
     bool parked(unsigned c) const noexcept {
         return bells_ && c < n_ &&
                (bells_[c].summary.load(std::memory_order_relaxed) & detail::bell_sleeping) != 0;
