@@ -1407,7 +1407,22 @@ def mutants_matrix(path: str, mdoc: dict):
 # --------------------------------------------------------------------------------------
 # Tables and context
 
+def numa_cell(run) -> str:
+    """Where a run's queues went (its entries' numa: qmesh run --numa): the placement and, of
+    its repetitions, the one with the fewest queues on the intended node; "-" without one."""
+    got = [e["numa"] for e in run.iterations if isinstance(e.get("numa"), dict)] or \
+        [e["numa"] for e in run.entries if isinstance(e.get("numa"), dict)]
+    if not got:
+        return "-"
+    worst = min(got, key=lambda n: n["on_intended"] / n["queues"] if n["queues"] else 1.0)
+    return f"{worst['placement']}: {worst['on_intended']}/{worst['queues']} on node"
+
+
 def suite_table(runs: list, known_fields: set) -> tuple[list, list]:
+    # Placement is a no-op on one NUMA node (numa.applied false): a column only where it
+    # applied, so a single-node report keeps its tables.
+    placed = any(isinstance(e.get("numa"), dict) and e["numa"].get("applied")
+                 for r in runs for e in r.entries)
     slept = any(e.get("idle_policy", "busy-poll") != "busy-poll" for r in runs for e in r.entries)
 
     def shown(f):
@@ -1420,7 +1435,8 @@ def suite_table(runs: list, known_fields: set) -> tuple[list, list]:
     texts = [(f, lab) for f, lab in TEXT_FIELDS
              if shown(f) and any(isinstance(e.get(f), str) for r in runs for e in r.entries)]
     header = ["run", "queue", "cores", "relation", "valid reps", "status"] + \
-        [lab for _, lab in texts] + [lab for _, lab in fields]
+        [lab for _, lab in texts] + \
+        (["NUMA: queues on the intended node"] if placed else []) + [lab for _, lab in fields]
     rows = []
     for r in runs:
         total = len(r.iterations)
@@ -1438,6 +1454,8 @@ def suite_table(runs: list, known_fields: set) -> tuple[list, list]:
         row = [r.run_name, r.queue if r.queue is not None else "-",
                ",".join(str(c) for c in r.cores), r.relation, reps, status]
         row += [qr.text_param(r, f, "-") for f, _ in texts]
+        if placed:
+            row.append(numa_cell(r))
         for f, _ in fields:
             s = r.summary(f)
             row.append("-" if s is None else fmt(s.median) + (" (invalid)" if s.invalid else ""))

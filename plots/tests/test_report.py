@@ -494,6 +494,30 @@ class ReportTest(unittest.TestCase):
         self.assertEqual((other["idle"], other["idle poll (µs)"], other["sleeps"]),
                          ("busy-poll", "-", "0"))
 
+    def test_mesh_table_shows_where_the_queues_went_only_where_placement_applied(self):
+        doc = fixtures.make_result(mesh_v2=True)
+        placed = "mesh/lamport/idle/scan/n2"
+        for e in doc["benchmarks"]:
+            if e.get("run_name") == placed:
+                e["numa"] = {"placement": "sender", "applied": False, "queues": 4,
+                             "on_intended": 4}
+        known = set(report.qr.load_schema()["properties"]["benchmarks"]["items"]["properties"])
+        column = "NUMA: queues on the intended node"
+        header, _ = report.suite_table(report.qr.runs(doc, "mesh"), known)
+        self.assertNotIn(column, header)  # one node: placement was a no-op
+        # Two nodes: one repetition found only 3 of its 4 queues where it asked; that is
+        # the one the cell shows. Runs without a record say so.
+        on_node = iter([4, 4, 3, 4, 4])
+        for e in doc["benchmarks"]:
+            if e.get("run_name") == placed:
+                e["numa"]["applied"] = True
+                if e.get("run_type") == "iteration":
+                    e["numa"]["on_intended"] = next(on_node)
+        header, rows = report.suite_table(report.qr.runs(doc, "mesh"), known)
+        row = {r[0]: dict(zip(header, r)) for r in rows}
+        self.assertEqual(row[placed][column], "sender: 3/4 on node")
+        self.assertEqual(row["mesh/lamport/busy/scan/n2"][column], "-")
+
     def test_submit_table_orders_by_floor_ratio_and_shows_both_ratios(self):
         doc = fixtures.make_result(submit=True)
         # One run lost its raw ratio (raw_error), another its floor ratio (floor_error).
