@@ -58,14 +58,21 @@ mesh_record record_of(const M& mesh) {
     return {mesh.config().idle, mesh.config().idle_poll_time, mesh.numa()};
 }
 
+// A mesh's idle policy, and its poll time when it sleeps (a busy-polling
+// reactor never parks: a poll time would mean nothing); for an entry and
+// for the context alike.
+template <class Json>
+void put_idle(Json& j, rt::idle_policy idle, std::chrono::microseconds poll) {
+    j["idle_policy"] = std::string(rt::to_string(idle));
+    if (idle == rt::idle_policy::sleep) j["idle_poll_us"] = poll.count();
+}
+
 // An entry's record of its mesh (numa.applied false: a single-node machine,
 // where placement is a no-op; else on_intended of queues sit on the node the
 // placement asked for, any node counting for interleave).
 template <class Json>
 void put_mesh_record(Json& e, const mesh_record& r) {
-    e["idle_policy"] = std::string(rt::to_string(r.idle));
-    // A busy-polling reactor never parks: a poll time would mean nothing.
-    if (r.idle == rt::idle_policy::sleep) e["idle_poll_us"] = r.idle_poll.count();
+    put_idle(e, r.idle, r.idle_poll);
     e["numa"] = {{"placement", std::string(rt::to_string(r.numa.placement))},
                  {"applied", r.numa.applied},
                  {"queues", r.numa.queues},

@@ -540,8 +540,7 @@ json run_suites(const run_options& o, json& context) {
         numa["placement"] = std::string(rt::to_string(o.setup.placement));
         numa["applied"] = rt::detail::numa_node_count() > 1;
         context["numa"] = numa;
-        context["idle_policy"] = std::string(rt::to_string(o.setup.idle));
-        if (o.setup.idle == rt::idle_policy::sleep) context["idle_poll_us"] = o.setup.idle_poll.count();
+        put_idle(context, o.setup.idle, o.setup.idle_poll);
     }
     auto wants = [&](const char* s) { return std::find(o.suites.begin(), o.suites.end(), s) != o.suites.end(); };
     const double overhead = context["timer_overhead_ns"].get<double>();
