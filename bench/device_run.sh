@@ -3,20 +3,46 @@
 # `make device-bundle` copies this script, the release qmesh and every shared
 # library it needs (its dynamic loader too) into .device/; carry .device and
 # run `bash .device/device_run.sh` from the repository root. It writes under
-# $OUT (default: ./device-out): the machine's topology, then the suites that
-# need many cores (the mesh at N = 2 ... all cores, both polling strategies,
-# and submit), over the best lock-free queues and the locking baselines.
-# Sized to finish in about 4 minutes on 16 cores; QMESH_DEVICE_ARGS replaces
-# the run's arguments.
-set -euo pipefail
+# $OUT (default: ./device-out) the machine's topology, then three runs, most
+# important first, each under its own deadline (a run stopped by its deadline
+# writes what it measured, marked "interrupted"; repetitions go round-robin,
+# so it loses repetitions, not configurations):
+#   1. floor, submit, mesh (N = 2, 4, 8, ... every core; idle under both
+#      polling strategies, busy and fan-in) and pollscale, over the best
+#      lock-free queues and the locking baselines, 5 repetitions;
+#   2. pingpong over every registered queue, 3 repetitions;
+#   3. the mesh again with sleeping reactors (--idle sleep), 3 repetitions.
+# Sized to finish in under 5 minutes on 16 cores (the deadlines add up to
+# 290 s). Each result file is gzipped (the lent machine sends back at most 8
+# files of 16 MiB); runs.log holds their output and exit statuses.
+# QMESH_DEVICE_ARGS replaces all three with one run of those arguments.
+set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-./device-out}
 mkdir -p "$out"
 loader=$(ls "$here"/lib/ld-linux*.so* | head -n 1)
 qmesh() { "$loader" --library-path "$here/lib" "$here/qmesh" "$@"; }
+# One run under a deadline of $1 seconds (SIGTERM: qmesh writes what it has).
+timed() {
+    local limit=$1 name=$2
+    shift 2
+    local start=$SECONDS
+    timeout -s TERM "$limit" "$loader" --library-path "$here/lib" "$here/qmesh" run "$@" \
+        --out "$out/$name.json" >> "$out/runs.log" 2>&1
+    echo "$name: exit $? after $((SECONDS - start)) s (deadline $limit s)" | tee -a "$out/runs.log"
+    # The lent machine sends back at most 8 files of 16 MiB each.
+    [ -f "$out/$name.json" ] && gzip -f "$out/$name.json"
+}
 
 qmesh topo --json > "$out/topo.json"
 qmesh topo > "$out/topo.txt"
-default_args="--suite floor,submit,mesh --queues fastforward,lamport,cached,boost_spsc,inbox,mutex --reps 3"
-# shellcheck disable=SC2086
-time qmesh run ${QMESH_DEVICE_ARGS:-$default_args} --out "$out/device-$(nproc)cpu.json"
+n=$(nproc)
+if [ -n "${QMESH_DEVICE_ARGS:-}" ]; then
+    # shellcheck disable=SC2086
+    timed 280 "device-${n}cpu" $QMESH_DEVICE_ARGS
+    exit 0
+fi
+best=seastar,batched,fastforward,lamport,cached,boost_spsc,moodycamel_rwq
+timed 180 "device-${n}cpu-main" --suite floor,submit,mesh,pollscale --queues "$best,inbox,mutex,spin" --reps 5
+timed 45 "device-${n}cpu-pingpong" --suite pingpong --reps 3
+timed 65 "device-${n}cpu-sleep" --suite mesh --queues seastar,fastforward,inbox --reps 3 --idle sleep
