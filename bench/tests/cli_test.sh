@@ -192,6 +192,25 @@ PY
 then echo "ok: run --suite mesh --window 4,16,128"; passes=$((passes + 1)); else echo "FAIL: run --suite mesh --window"; fails=$((fails + 1)); fi
 rm -f "$work/w.json"
 
+# The mesh's size: all to all, every core originates the same number of
+# requests at any N (so N = 4, oversubscribed here, sends twice N = 2's, give
+# or take the rounding to whole requests per pair); fan-in keeps one total,
+# since core 0 serves it all. (Not --quick: that measures idle receivers only.)
+if "$qmesh" run --suite mesh --queues fastforward --cores "$two" --oversubscribe --reps 1 \
+        --out "$work/n.json" > /dev/null \
+    && /usr/bin/python3 - "$work/n.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+its = {e["name"][len("mesh/fastforward/"):]: e["iterations"] for e in d["benchmarks"]
+       if e.get("run_type") == "iteration"}
+assert its["n2"] == 300000, its
+for state in ("", "/busy", "/doorbell"):
+    assert 2 * its["n2" + state] - 12 <= its["n4" + state] <= 2 * its["n2" + state], (state, its)
+assert its["n2/fan-in"] - 3 <= its["n4/fan-in"] <= its["n2/fan-in"], its
+PY
+then echo "ok: run --suite mesh: requests per core constant in N"; passes=$((passes + 1)); else echo "FAIL: run --suite mesh: requests per core"; fails=$((fails + 1)); fi
+rm -f "$work/n.json"
+
 # --bracket-tolerance, --bracket-tries: what a pingpong run used is in its
 # context, every entry took at most that many tries, and an entry with a
 # floor ratio has floors before and after within the tolerance.
