@@ -22,12 +22,13 @@ out=${OUT:-./device-out}
 mkdir -p "$out"
 loader=$(ls "$here"/lib/ld-linux*.so* | head -n 1)
 qmesh() { "$loader" --library-path "$here/lib" "$here/qmesh" "$@"; }
-# One run under a deadline of $1 seconds (SIGTERM: qmesh writes what it has).
+# One run under a deadline of $1 seconds (SIGTERM: qmesh writes what it has;
+# SIGKILL 20 s later if it has not ended).
 timed() {
     local limit=$1 name=$2
     shift 2
     local start=$SECONDS
-    timeout -s TERM "$limit" "$loader" --library-path "$here/lib" "$here/qmesh" run "$@" \
+    timeout -s TERM -k 20 "$limit" "$loader" --library-path "$here/lib" "$here/qmesh" run "$@" \
         --out "$out/$name.json" >> "$out/runs.log" 2>&1
     echo "$name: exit $? after $((SECONDS - start)) s (deadline $limit s)" | tee -a "$out/runs.log"
     # The lent machine sends back at most 8 files of 16 MiB each.
@@ -40,9 +41,10 @@ n=$(nproc)
 if [ -n "${QMESH_DEVICE_ARGS:-}" ]; then
     # shellcheck disable=SC2086
     timed 280 "device-${n}cpu" $QMESH_DEVICE_ARGS
-    exit 0
+    exit 0  # each run's status is in runs.log
 fi
 best=seastar,batched,fastforward,lamport,cached,boost_spsc,moodycamel_rwq
 timed 180 "device-${n}cpu-main" --suite floor,submit,mesh,pollscale --queues "$best,inbox,mutex,spin" --reps 5
 timed 45 "device-${n}cpu-pingpong" --suite pingpong --reps 3
 timed 65 "device-${n}cpu-sleep" --suite mesh --queues seastar,fastforward,inbox --reps 3 --idle sleep
+exit 0  # each run's status is in runs.log

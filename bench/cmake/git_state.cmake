@@ -12,7 +12,7 @@ if(NOT rc EQUAL 0 OR NOT sha MATCHES "^[0-9a-f]+$")
   set(sha "unknown")
 else()
   # Results are data, not sources: committing a run must not mark the next.
-  execute_process(COMMAND git -C "${SRC}" status --porcelain --untracked-files=no -- . ":(exclude)results"
+  execute_process(COMMAND git --no-optional-locks -C "${SRC}" status --porcelain --untracked-files=no -- . ":(exclude)results"
                   OUTPUT_VARIABLE changes ERROR_QUIET)
   if(NOT changes STREQUAL "")
     set(dirty 1)

@@ -203,8 +203,9 @@ json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_st
     const std::uint64_t budget = mp.msgs_per_pair;
     // Enough for every slot of the window to carry several requests.
     mp.msgs_per_pair = std::max<std::uint64_t>(mp.msgs_per_pair, std::uint64_t{8} * window);
-    // The watchdog allows as long per request as for the default budget, so
-    // a deep window on many cores (more requests) is not called a deadlock.
+    // The watchdog allows base_ms for a run of the default budget, longer
+    // in proportion when a deep window adds requests per pair, so that is
+    // not called a deadlock. (Not with N: each core's share is the same.)
     const std::uint64_t base_ms = o.quick ? 10000 : 30000;
     mp.timeout = std::chrono::milliseconds(base_ms * mp.msgs_per_pair / budget);
     mesh_result r;

@@ -201,8 +201,9 @@ if "$qmesh" run --suite mesh --queues fastforward --cores "$two" --oversubscribe
     && /usr/bin/python3 - "$work/n.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-its = {e["name"][len("mesh/fastforward/"):]: e["iterations"] for e in d["benchmarks"]
-       if e.get("run_type") == "iteration"}
+runs = [e for e in d["benchmarks"] if e.get("run_type") == "iteration"]
+assert all(e["valid"] for e in runs), [(e["name"], e.get("error_message")) for e in runs if not e["valid"]]
+its = {e["name"][len("mesh/fastforward/"):]: e["iterations"] for e in runs}
 assert its["n2"] == 300000, its
 for state in ("", "/busy", "/doorbell"):
     assert 2 * its["n2" + state] - 12 <= its["n4" + state] <= 2 * its["n2" + state], (state, its)
