@@ -57,6 +57,10 @@ struct run_options {
 // The suites `qmesh run` knows, in the order they run.
 const std::vector<std::string>& known_suites();
 
+// The context's warning about entries whose spinning threads got less than
+// low_cpu_share of a CPU (another process competed), or "" when none did.
+std::string cpu_share_warning(const json& benchmarks);
+
 // Parses and checks `qmesh run` arguments; throws usage_error before any work.
 run_options parse_run_options(const std::vector<std::string>& args, const std::string& command_line);
 
