@@ -21,22 +21,24 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-./device-out}
 mkdir -p "$out"
 loader=$(ls "$here"/lib/ld-linux*.so* | head -n 1)
-qmesh() { "$loader" --library-path "$here/lib" "$here/qmesh" "$@"; }
+# The bundled qmesh through its own loader: an array, since `timeout` below
+# takes a command, not a shell function.
+qmesh_cmd=("$loader" --library-path "$here/lib" "$here/qmesh")
 # One run under a deadline of $1 seconds (SIGTERM: qmesh writes what it has;
 # SIGKILL 20 s later if it has not ended).
 timed() {
     local limit=$1 name=$2
     shift 2
     local start=$SECONDS
-    timeout -s TERM -k 20 "$limit" "$loader" --library-path "$here/lib" "$here/qmesh" run "$@" \
+    timeout -s TERM -k 20 "$limit" "${qmesh_cmd[@]}" run "$@" \
         --out "$out/$name.json" >> "$out/runs.log" 2>&1
     echo "$name: exit $? after $((SECONDS - start)) s (deadline $limit s)" | tee -a "$out/runs.log"
     # The lent machine sends back at most 8 files of 16 MiB each.
     [ -f "$out/$name.json" ] && gzip -f "$out/$name.json"
 }
 
-qmesh topo --json > "$out/topo.json"
-qmesh topo > "$out/topo.txt"
+"${qmesh_cmd[@]}" topo --json > "$out/topo.json"
+"${qmesh_cmd[@]}" topo > "$out/topo.txt"
 n=$(nproc)
 if [ -n "${QMESH_DEVICE_ARGS:-}" ]; then
     # shellcheck disable=SC2086
