@@ -691,6 +691,118 @@ TEST(combinators, do_with_keeps_a_coroutine_lambda_alive_until_done) {
     EXPECT_FALSE(g_closure_alive) << "the closure outlived the future";
 }
 
+// then(), then_wrapped(), handle_exception() and finally() keep a
+// continuation that returns a future until that future has resolved, on a
+// ready source (the continuation runs inline) and on a pending one. Before,
+// the continuation was destroyed as soon as it returned (as in Seastar), and
+// a coroutine lambda's captures died while it was suspended: every case
+// below failed its first check. settle() gives the source its outcome.
+future<> g_gate = make_ready_future<>();  // what the coroutines wait on, reached without a capture
+template <class Chain>
+void expect_closure_outlives_its_suspension(void (*settle)(promise<int>&), Chain chain, int want) {
+    for (const bool ready : {true, false}) {
+        SCOPED_TRACE(ready ? "ready source" : "pending source");
+        promise<> gate;
+        g_gate = gate.get_future();
+        g_closure_alive = true;
+        g_alive_at_resume = false;
+        promise<int> p;
+        if (ready) settle(p);
+        future<int> f = chain(p.get_future());
+        if (!ready) settle(p);
+        rt::run_tasks();
+        ASSERT_FALSE(f.available()) << "the coroutine should wait on the gate";
+        EXPECT_TRUE(g_closure_alive) << "the closure died while its coroutine was suspended";
+        gate.set_value();
+        rt::run_tasks();
+        ASSERT_TRUE(f.available());
+        EXPECT_EQ(f.get(), want);
+        EXPECT_TRUE(g_alive_at_resume);
+        EXPECT_FALSE(g_closure_alive) << "the closure outlived its future";
+    }
+}
+void settle_value(promise<int>& p) { p.set_value(41); }
+void settle_failure(promise<int>& p) { p.set_exception(std::runtime_error("source")); }
+
+TEST(future, then_keeps_a_coroutine_lambda_alive_until_its_future_resolves) {
+    expect_closure_outlives_its_suspension(
+        settle_value,
+        [](future<int> src) {
+            return std::move(src).then([s = closure_sentinel{}](int v) -> future<int> {
+                co_await std::move(g_gate);
+                g_alive_at_resume = g_closure_alive;
+                co_return v + 1;
+            });
+        },
+        42);
+}
+
+TEST(future, then_wrapped_keeps_a_coroutine_lambda_alive_until_its_future_resolves) {
+    expect_closure_outlives_its_suspension(
+        settle_value,
+        [](future<int> src) {
+            return std::move(src).then_wrapped([s = closure_sentinel{}](future<int> v) -> future<int> {
+                co_await std::move(g_gate);
+                g_alive_at_resume = g_closure_alive;
+                co_return v.get() + 2;
+            });
+        },
+        43);
+}
+
+TEST(future, handle_exception_keeps_a_coroutine_lambda_alive_until_its_future_resolves) {
+    expect_closure_outlives_its_suspension(
+        settle_failure,
+        [](future<int> src) {
+            return std::move(src).handle_exception([s = closure_sentinel{}](std::exception_ptr) -> future<int> {
+                co_await std::move(g_gate);
+                g_alive_at_resume = g_closure_alive;
+                co_return 7;
+            });
+        },
+        7);
+}
+
+TEST(future, finally_keeps_a_coroutine_lambda_alive_until_its_future_resolves) {
+    expect_closure_outlives_its_suspension(
+        settle_value,
+        [](future<int> src) {
+            return std::move(src).finally([s = closure_sentinel{}]() -> future<> {
+                co_await std::move(g_gate);
+                g_alive_at_resume = g_closure_alive;
+            });
+        },
+        41);
+}
+
+// The task that keeps such a continuation is also its future's state: left
+// queued when its thread ends (as the continuation of its source, or of the
+// future it waits on), it is disposed of like any continuation: no leak
+// (LSan), nothing counted, and a future still held fails with
+// broken_promise.
+TEST(future, a_kept_continuation_disposed_of_unrun_breaks_its_future_and_counts_nothing) {
+    const auto before = rt::unhandled_failures();
+    std::thread t([] {
+        promise<int> p;
+        (void)p.get_future().then([](int v) -> future<int> { co_return v + 1; }).then([](int) {});
+        p.set_value(1);  // queued as the source's continuation, never run
+        promise<int> inner;
+        (void)make_ready_future<int>(1).then([&](int) { return inner.get_future(); }).then([](int) {});
+        inner.set_value(2);  // queued as the continuation of the future it waits on
+    });
+    t.join();
+    EXPECT_EQ(rt::unhandled_failures(), before);
+    {
+        promise<int> inner;
+        auto f = make_ready_future<int>(1).then([&](int) { return inner.get_future(); });
+        inner.set_value(2);
+        rt::local_tasks().discard_all();
+        ASSERT_TRUE(f.failed());
+        EXPECT_THROW(f.get(), rt::broken_promise);
+    }
+    EXPECT_EQ(rt::unhandled_failures(), before);
+}
+
 }  // namespace
 }  // namespace qmesh::test
 

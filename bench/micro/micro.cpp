@@ -45,6 +45,27 @@ void promise_then_fulfil(benchmark::State& state) {
     }
 }
 
+// A continuation that returns a future: on a ready source, returning a ready
+// future; on a pending source, returning one that waits on a second promise.
+void ready_future_then_future(benchmark::State& state) {
+    for (auto _ : state) {
+        auto f = qmesh::rt::make_ready_future<int>(1).then([](int x) { return qmesh::rt::make_ready_future<int>(x + 1); });
+        benchmark::DoNotOptimize(f.get());
+    }
+}
+
+void promise_then_future_fulfil(benchmark::State& state) {
+    for (auto _ : state) {
+        qmesh::rt::promise<int> p, q;
+        auto f = p.get_future().then([&q](int) { return q.get_future(); });
+        p.set_value(1);
+        qmesh::rt::run_tasks();  // the continuation runs, and waits on q
+        q.set_value(2);
+        qmesh::rt::run_tasks();  // q's outcome reaches f
+        benchmark::DoNotOptimize(f.get());
+    }
+}
+
 qmesh::rt::future<int> await_ready_twice() {
     const int a = co_await qmesh::rt::make_ready_future<int>(1);
     const int b = co_await qmesh::rt::make_ready_future<int>(2);
@@ -65,6 +86,8 @@ const bool registered = [] {
     benchmark::RegisterBenchmark("future/ready_then", ready_future_then);
     benchmark::RegisterBenchmark("future/promise_then_fulfil", promise_then_fulfil);
     benchmark::RegisterBenchmark("future/coroutine_await_ready_x2", coroutine_await_ready);
+    benchmark::RegisterBenchmark("future/ready_then_future", ready_future_then_future);
+    benchmark::RegisterBenchmark("future/promise_then_future_fulfil", promise_then_future_fulfil);
     return true;
 }();
 

@@ -13,6 +13,9 @@
 // A continuation attached to a pending state is stored as one task and
 // scheduled on this core's task queue when the state leaves `pending`. A
 // continuation attached to a ready future runs inline, before then() returns.
+// A continuation that returns a future is kept (with its captures) until that
+// future has resolved, so a coroutine lambda may use its captures after it
+// suspends (detail::chained, which is also the returned future's state).
 // A coroutine (returning future<T>) that awaits a pending future stores no
 // new task: its frame carries one (detail::coroutine_task), reused by every
 // co_await in it, so awaiting allocates nothing.
@@ -200,6 +203,11 @@ private:
     state<T>* s_;
     F f_;
 };
+
+// then() and then_wrapped() with a continuation that returns a future: one
+// task that is also the state of the future they return (defined below).
+template <class T, class U, class G>
+class chained;
 
 }  // namespace detail
 
@@ -404,8 +412,17 @@ public:
         using Fut = futurize_t<R>;
         using U = typename Fut::value_type;
         if (!valid()) std::rethrow_exception(detail::no_state_error("given to then()"));
+        if (available() && failed()) return make_exception_future<U>(get_exception());
+        if constexpr (is_future<R>::value) {
+            // f returns a future: it lives in the task until that future
+            // resolves (detail::chained), so a coroutine lambda's captures
+            // outlive its suspensions.
+            return chain<U>([f = std::forward<F>(f)](detail::state<T>& s) mutable -> Fut {
+                if (s.st == detail::state<T>::status::failed) return make_exception_future<U>(s.take_exception());
+                return futurize_apply<T>(f, std::move(*s.value));
+            });
+        }
         if (available()) {
-            if (failed()) return make_exception_future<U>(get_exception());
             // f takes the value straight from the state, which this holds
             // until f returns: a move of T that throws happens inside
             // futurize_apply, and fails the future it returns.
@@ -438,6 +455,14 @@ public:
         using Fut = futurize_t<R>;
         using U = typename Fut::value_type;
         if (!valid()) std::rethrow_exception(detail::no_state_error("given to then_wrapped()"));
+        if constexpr (is_future<R>::value) {
+            // As in then(): f lives until the future it returns resolves.
+            return chain<U>([f = std::forward<F>(f)](detail::state<T>& s) mutable -> Fut {
+                ++s.refs;
+                future<T> self(&s);
+                return futurize_invoke([&]() -> R { return std::invoke(f, std::move(self)); });
+            });
+        }
         if (available()) {
             return futurize_invoke([&]() -> R { return std::invoke(f, std::move(*this)); });
         }
@@ -496,9 +521,19 @@ public:
             pass_on(*h.p, p);
             return;
         }
-        // Cannot throw: a continuation holding only a promise moves without
-        // throwing (its allocation failing would end the program).
-        attach([p = std::move(p)](detail::state<T>& s) mutable { pass_on(s, p); });
+        struct pass {
+            promise<T> p;
+            void operator()(detail::state<T>& s) noexcept { pass_on(s, p); }
+        };
+        // The task's block is allocated before p moves into it, so if that
+        // fails p is still ours: it fails with bad_alloc (this future's
+        // outcome is then nobody's). Nothing else here can throw.
+        try {
+            s_->continuation = new detail::continuation<T, pass>(s_, pass{std::move(p)});
+            s_ = nullptr;
+        } catch (...) {
+            p.set_exception(std::current_exception());
+        }
     }
 
     // Coroutine support: `co_await fut` inside a coroutine returning future<U>.
@@ -534,8 +569,21 @@ private:
     friend future<U> make_exception_future(std::exception_ptr) noexcept;
     template <class U>
     friend future<U> detail::make_future(detail::state<U>*) noexcept;
+    template <class, class, class>
+    friend class detail::chained;
 
     explicit future(detail::state<T>* s) noexcept : s_(s) {}
+
+    // then() and then_wrapped() for a continuation that returns a future
+    // (g turns this future's outcome into that future): one task, made
+    // before this future lets go of its state, so a task that cannot be made
+    // (allocation, or a move of g, throws) leaves this future as it was.
+    template <class U, class G>
+    future<U> chain(G&& g) {
+        auto* t = new detail::chained<T, U, std::decay_t<G>>(std::forward<G>(g));
+        const bool ready = available();
+        return t->start(std::exchange(s_, nullptr), ready);
+    }
 
     // Gives a state's reference back however the scope is left.
     struct holder {
@@ -619,6 +667,122 @@ future<T> make_exception_future(std::exception_ptr ex) noexcept {
     s->st = detail::state<T>::status::failed;
     return future<T>(s);
 }
+
+namespace detail {
+
+// The task of a continuation g that returns a future (then(), then_wrapped()).
+// It is also the state of the future those return (st_), so it costs one
+// block where a continuation, its promise's state and a second task to
+// forward the result (when g's future was pending) cost three. And it keeps
+// g until g's future has resolved and its outcome has moved into st_: g is
+// the user's function, and a coroutine lambda reaches its captures through
+// it after every suspension (the continuation before it was destroyed as
+// soon as it returned, so such a lambda read freed captures, as a Seastar
+// continuation would).
+//
+// Lifetime: st_ counts its references, one of them this task's own until
+// the outcome is in (deliver() or discard()); the last one deletes the task,
+// g with it. So g lives until the outcome is in and the returned future has
+// been let go of, whichever is later.
+//
+// Roles, one at a time: the continuation of the source state (src_, whose
+// reference it holds), then, if g's future is pending, the continuation of
+// that future's state (inner_, likewise). Run in the first role it calls g;
+// in the second it delivers.
+template <class T, class U, class G>
+class chained final : public task {
+public:
+    explicit chained(G&& g) : g_(std::move(g)) {
+        st_.owner = this;
+        st_.destroy = [](state<U>* s) noexcept { delete static_cast<own_state*>(s)->owner; };
+    }
+    ~chained() override {
+        release(src_);
+        release(inner_);
+    }
+    chained(const chained&) = delete;
+    chained& operator=(const chained&) = delete;
+
+    // Takes the source state's reference. Ready: g runs now, before this
+    // returns (a ready future's continuation runs inline); else this task
+    // waits as its continuation.
+    future<U> start(state<T>* src, bool ready) noexcept {
+        ++st_.refs;
+        future<U> out = make_future<U>(&st_);
+        src_ = src;
+        if (ready) step();
+        else src_->continuation = this;
+        return out;
+    }
+
+    void run_and_dispose() noexcept override {
+        if (src_ != nullptr) step();
+        else deliver();
+    }
+
+    // Disposed of unrun (its thread ended, or its reactor aborted): the
+    // returned future breaks, as a continuation's promise would.
+    void discard() noexcept override {
+        release(std::exchange(src_, nullptr));
+        release(std::exchange(inner_, nullptr));
+        if (st_.refs > 1) {
+            st_.ex = std::make_exception_ptr(broken_promise{});
+            if (discarding_tasks()) st_.broken_in_discard = true;
+            finish();
+        } else {
+            release(static_cast<state<U>*>(&st_));
+        }
+    }
+
+private:
+    struct own_state : state<U> {
+        chained* owner = nullptr;
+    };
+
+    // The source is available: g makes the next future.
+    void step() noexcept {
+        future<U> r = g_(*src_);  // g futurizes: it does not throw
+        release(std::exchange(src_, nullptr));
+        if (!r.available()) {
+            inner_ = std::exchange(r.s_, nullptr);
+            inner_->continuation = this;  // g's fresh future has none yet
+            return;
+        }
+        inner_ = std::exchange(r.s_, nullptr);
+        deliver();
+    }
+
+    // g's future is available: its outcome moves into st_ (a move of U that
+    // throws fails it with what it threw).
+    void deliver() noexcept {
+        state<U>& in = *inner_;
+        if (in.st == state<U>::status::failed) {
+            st_.ex = in.take_exception();
+        } else {
+            try {
+                st_.value.emplace(std::move(*in.value));
+            } catch (...) {
+                st_.ex = std::current_exception();
+            }
+        }
+        release(std::exchange(inner_, nullptr));
+        finish();
+    }
+
+    // The outcome is in st_: publish it, wake its waiter, and let go of
+    // this task's own reference (which may delete the task: the last step).
+    void finish() noexcept {
+        if (task* t = st_.publish()) schedule(t);
+        release(static_cast<state<U>*>(&st_));
+    }
+
+    state<T>* src_ = nullptr;
+    state<U>* inner_ = nullptr;
+    G g_;
+    own_state st_;
+};
+
+}  // namespace detail
 
 // co_await wait_available(f): suspends until f is available, leaving its
 // value or exception in f (a plain `co_await f` takes it out).
