@@ -716,9 +716,11 @@ void expect_closure_outlives_its_suspension(void (*settle)(promise<int>&), Chain
         gate.set_value();
         rt::run_tasks();
         ASSERT_TRUE(f.available());
-        EXPECT_EQ(f.get(), want);
         EXPECT_TRUE(g_alive_at_resume);
-        EXPECT_FALSE(g_closure_alive) << "the closure outlived its future";
+        // Gone once the outcome is in, while f is still held: a future kept
+        // by what the closure captured must not keep the closure (a cycle).
+        EXPECT_FALSE(g_closure_alive) << "the closure outlived its outcome";
+        EXPECT_EQ(f.get(), want);
     }
 }
 void settle_value(promise<int>& p) { p.set_value(41); }
@@ -773,6 +775,22 @@ TEST(future, finally_keeps_a_coroutine_lambda_alive_until_its_future_resolves) {
             });
         },
         41);
+}
+
+// A failure skips then()'s continuation that returns a future, as it skips
+// one that returns a value, and the exception reaches the returned future.
+TEST(future, a_failure_skips_a_future_returning_continuation) {
+    promise<int> p;
+    bool called = false;
+    auto f = p.get_future().then([&](int) -> future<int> {
+        called = true;
+        co_return 1;
+    });
+    p.set_exception(std::runtime_error("source"));
+    rt::run_tasks();
+    ASSERT_TRUE(f.failed());
+    EXPECT_FALSE(called);
+    EXPECT_THROW(f.get(), std::runtime_error);
 }
 
 // The task that keeps such a continuation is also its future's state: left

@@ -206,7 +206,7 @@ private:
 
 // then() and then_wrapped() with a continuation that returns a future: one
 // task that is also the state of the future they return (defined below).
-template <class T, class U, class G>
+template <class T, class U, class G, bool Wrapped>
 class chained;
 
 }  // namespace detail
@@ -417,8 +417,7 @@ public:
             // f returns a future: it lives in the task until that future
             // resolves (detail::chained), so a coroutine lambda's captures
             // outlive its suspensions.
-            return chain<U>([f = std::forward<F>(f)](detail::state<T>& s) mutable -> Fut {
-                if (s.st == detail::state<T>::status::failed) return make_exception_future<U>(s.take_exception());
+            return chain<U, /*wrapped=*/false>([f = std::forward<F>(f)](detail::state<T>& s) mutable -> Fut {
                 return futurize_apply<T>(f, std::move(*s.value));
             });
         }
@@ -457,7 +456,7 @@ public:
         if (!valid()) std::rethrow_exception(detail::no_state_error("given to then_wrapped()"));
         if constexpr (is_future<R>::value) {
             // As in then(): f lives until the future it returns resolves.
-            return chain<U>([f = std::forward<F>(f)](detail::state<T>& s) mutable -> Fut {
+            return chain<U, /*wrapped=*/true>([f = std::forward<F>(f)](detail::state<T>& s) mutable -> Fut {
                 ++s.refs;
                 future<T> self(&s);
                 return futurize_invoke([&]() -> R { return std::invoke(f, std::move(self)); });
@@ -569,18 +568,19 @@ private:
     friend future<U> make_exception_future(std::exception_ptr) noexcept;
     template <class U>
     friend future<U> detail::make_future(detail::state<U>*) noexcept;
-    template <class, class, class>
+    template <class, class, class, bool>
     friend class detail::chained;
 
     explicit future(detail::state<T>* s) noexcept : s_(s) {}
 
     // then() and then_wrapped() for a continuation that returns a future
-    // (g turns this future's outcome into that future): one task, made
-    // before this future lets go of its state, so a task that cannot be made
-    // (allocation, or a move of g, throws) leaves this future as it was.
-    template <class U, class G>
+    // (g turns this future's outcome into that future; unless wrapped, a
+    // failure skips g): one task, made before this future lets go of its
+    // state, so a task that cannot be made (allocation, or a move of g,
+    // throws) leaves this future as it was.
+    template <class U, bool Wrapped, class G>
     future<U> chain(G&& g) {
-        auto* t = new detail::chained<T, U, std::decay_t<G>>(std::forward<G>(g));
+        auto* t = new detail::chained<T, U, std::decay_t<G>, Wrapped>(std::forward<G>(g));
         const bool ready = available();
         return t->start(std::exchange(s_, nullptr), ready);
     }
@@ -674,25 +674,27 @@ namespace detail {
 // It is also the state of the future those return (st_), so it costs one
 // block where a continuation, its promise's state and a second task to
 // forward the result (when g's future was pending) cost three. And it keeps
-// g until g's future has resolved and its outcome has moved into st_: g is
-// the user's function, and a coroutine lambda reaches its captures through
-// it after every suspension (the continuation before it was destroyed as
-// soon as it returned, so such a lambda read freed captures, as a Seastar
-// continuation would).
+// g until g's future has resolved: g is the user's function, and a
+// coroutine lambda reaches its captures through it after every suspension
+// (the continuation before it was destroyed as soon as it returned, so such
+// a lambda read freed captures, as a Seastar continuation would).
 //
-// Lifetime: st_ counts its references, one of them this task's own until
-// the outcome is in (deliver() or discard()); the last one deletes the task,
-// g with it. So g lives until the outcome is in and the returned future has
-// been let go of, whichever is later.
+// Lifetime: g is destroyed as soon as the outcome is in st_ (finish(), or
+// discard()), not later: a future kept by something g captured would
+// otherwise keep g, a cycle (and captured resources, a semaphore's units
+// say, would be held for as long as someone keeps the future). st_ counts
+// its references, one of them this task's own until the outcome is in; the
+// last one deletes the task.
 //
 // Roles, one at a time: the continuation of the source state (src_, whose
 // reference it holds), then, if g's future is pending, the continuation of
-// that future's state (inner_, likewise). Run in the first role it calls g;
-// in the second it delivers.
-template <class T, class U, class G>
+// that future's state (inner_, likewise). Run in the first role it calls g
+// (unless Wrapped is false and the source failed: then its exception is the
+// outcome, as then() skips its function); in the second it delivers.
+template <class T, class U, class G, bool Wrapped>
 class chained final : public task {
 public:
-    explicit chained(G&& g) : g_(std::move(g)) {
+    explicit chained(G&& g) : g_(std::in_place, std::move(g)) {
         st_.owner = this;
         st_.destroy = [](state<U>* s) noexcept { delete static_cast<own_state*>(s)->owner; };
     }
@@ -720,9 +722,12 @@ public:
         else deliver();
     }
 
-    // Disposed of unrun (its thread ended, or its reactor aborted): the
-    // returned future breaks, as a continuation's promise would.
+    // Disposed of unrun (its thread ended, or its reactor aborted): g goes
+    // (breaking what it held, as the old continuation's destruction did),
+    // and the returned future breaks if someone still holds it, as a
+    // continuation's promise would.
     void discard() noexcept override {
+        g_.reset();
         release(std::exchange(src_, nullptr));
         release(std::exchange(inner_, nullptr));
         if (st_.refs > 1) {
@@ -741,14 +746,22 @@ private:
 
     // The source is available: g makes the next future.
     void step() noexcept {
-        future<U> r = g_(*src_);  // g futurizes: it does not throw
-        release(std::exchange(src_, nullptr));
-        if (!r.available()) {
-            inner_ = std::exchange(r.s_, nullptr);
+        state<T>* src = std::exchange(src_, nullptr);
+        if constexpr (!Wrapped) {
+            if (src->st == state<T>::status::failed) {
+                st_.ex = src->take_exception();
+                release(src);
+                finish();
+                return;
+            }
+        }
+        future<U> r = (*g_)(*src);  // g futurizes: it does not throw
+        release(src);
+        inner_ = std::exchange(r.s_, nullptr);
+        if (inner_->st == state<U>::status::pending) {
             inner_->continuation = this;  // g's fresh future has none yet
             return;
         }
-        inner_ = std::exchange(r.s_, nullptr);
         deliver();
     }
 
@@ -769,16 +782,18 @@ private:
         finish();
     }
 
-    // The outcome is in st_: publish it, wake its waiter, and let go of
-    // this task's own reference (which may delete the task: the last step).
+    // The outcome is in st_: g goes, the outcome is published and its
+    // waiter scheduled, and this task lets go of its own reference (which
+    // may delete it: the last step).
     void finish() noexcept {
+        g_.reset();
         if (task* t = st_.publish()) schedule(t);
         release(static_cast<state<U>*>(&st_));
     }
 
     state<T>* src_ = nullptr;
     state<U>* inner_ = nullptr;
-    G g_;
+    std::optional<G> g_;
     own_state st_;
 };
 
