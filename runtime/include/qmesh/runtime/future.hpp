@@ -209,6 +209,13 @@ private:
 template <class T, class U, class G, bool Wrapped>
 class chained;
 
+// The runtime's own embedded waiters (a request waiting on its function's
+// future, smp.hpp): t runs once the pending future f is available. f keeps
+// its reference (t takes none, as a coroutine's own task takes none), and t
+// is not owned by the task queue (its discard() must not delete it).
+template <class T>
+void wait_on(future<T>& f, task& t) noexcept;
+
 }  // namespace detail
 
 template <class T>
@@ -570,6 +577,8 @@ private:
     friend future<U> detail::make_future(detail::state<U>*) noexcept;
     template <class, class, class, bool>
     friend class detail::chained;
+    template <class U>
+    friend void detail::wait_on(future<U>&, task&) noexcept;
 
     explicit future(detail::state<T>* s) noexcept : s_(s) {}
 
@@ -669,6 +678,11 @@ future<T> make_exception_future(std::exception_ptr ex) noexcept {
 }
 
 namespace detail {
+
+template <class T>
+void wait_on(future<T>& f, task& t) noexcept {
+    f.s_->continuation = &t;
+}
 
 // The task of a continuation g that returns a future (then(), then_wrapped()).
 // It is also the state of the future those return (st_), so it costs one

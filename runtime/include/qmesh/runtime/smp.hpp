@@ -458,10 +458,12 @@ public:
                 take(std::move(f));
                 return true;
             }
-            (void)std::move(f).then_wrapped([this](Fut r) noexcept {
-                take(std::move(r));
-                respond_later(this);
-            });
+            // Pending: the request's own task waits on it, so the wait
+            // allocates nothing (a continuation and its future's state, two
+            // blocks, before) and nothing here can fail.
+            waiting_.task.owner = this;
+            ::new (&waiting_.fut) Fut(std::move(f));
+            wait_on(waiting_.fut, waiting_.task);
             return false;
         }
     }
@@ -512,6 +514,36 @@ private:
             ex_ = std::current_exception();
         }
     }
+    // On the target, for a function that returns a future: the task that
+    // waits for it, embedded in the request (only such a request has one),
+    // and the future it waits on while it does. The task queue does not own
+    // the task: disposed of unrun (its reactor aborted), it lets go of the
+    // future, and the request is left in flight, as every request of an
+    // aborted mesh is.
+    struct wait_task final : task {
+        void run_and_dispose() noexcept override { owner->reply_when_done(); }
+        void discard() noexcept override { owner->waiting_.fut.~Fut(); }
+        async_work_item* owner = nullptr;
+    };
+    struct waiting_part {
+        waiting_part() noexcept {}
+        ~waiting_part() {}
+        wait_task task;
+        union {
+            Fut fut;
+        };
+    };
+    struct no_waiting_part {};
+    static constexpr bool returns_future = is_future<std::invoke_result_t<F&>>::value;
+
+    // The function's future is available: its outcome goes into the request,
+    // and the reply goes back.
+    void reply_when_done() noexcept {
+        take(std::move(waiting_.fut));
+        waiting_.fut.~Fut();
+        respond_later(this);
+    }
+
     // Runs on the target: moves the outcome out of the target's future state,
     // so nothing of the target's single-core state crosses back.
     void take(Fut&& f) noexcept {
@@ -526,6 +558,8 @@ private:
     union {
         result_type result_;  // fn returned: its value
     };
+    // Only for a function that returns a future (nothing for the others).
+    [[no_unique_address]] std::conditional_t<returns_future, waiting_part, no_waiting_part> waiting_;
     // The origin's alone.
     alignas(pool_line) origin_state st_;
 };
