@@ -446,8 +446,7 @@ public:
     }
 
     bool process() noexcept override {
-        using R = std::invoke_result_t<F&>;
-        if constexpr (!is_future<R>::value) {
+        if constexpr (!returns_future) {
             // A plain function: its result goes straight into the request,
             // with no future (and no shared state) made on the target.
             store(fn_);
