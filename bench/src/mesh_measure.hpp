@@ -40,7 +40,7 @@ struct mesh_params {
     std::uint64_t busy_task_ns = 2000;    // one CPU-bound task (busy state)
     std::uint64_t msgs_per_pair = 20000;  // submissions per ordered pair
     std::size_t window = 16;              // outstanding per ordered pair
-    std::size_t capacity = 64;            // per queue
+    std::size_t capacity = 64;            // per queue (at least 2 windows: both groups')
     unsigned sample_every = 16;           // the runtime times one submit_to in this many
     bool oversubscribed = false;
     mesh_setup setup;                     // NUMA placement, idle policy
@@ -81,6 +81,15 @@ inline void busy_step(mesh_core_stats* mine, std::uint64_t ns) {
     if (!mine->done) rt::schedule_fn([mine, ns] { busy_step(mine, ns); });
 }
 
+// The submit group the pumps send in. Group 0 carries the invoke_on_all
+// that starts them, which holds its slot from core 0 to every core for the
+// whole run: pumps in that group had one slot less than the window on core
+// 0's pairs, and every other submission of core 0 waited in its list
+// (counted as a full-queue stall: 133 141 of 300 000 at N = 2). A group of
+// their own, as runtime/README.md tells a nested submission to take, gives
+// every pair the window it says.
+inline constexpr rt::submit_group pump_group{1};
+
 // One outstanding request slot from core `me` to core `d`: sends `count`
 // requests one after another, each echoing a tag. A free coroutine (not a
 // lambda) so that its frame owns copies of its arguments.
@@ -90,7 +99,7 @@ rt::future<> mesh_pump(Mesh& mesh, std::vector<mesh_core_stats>& pc, unsigned me
     mesh_core_stats& mine = pc[me];
     for (std::uint64_t i = 0; i < count; ++i) {
         const std::uint64_t tag = (std::uint64_t{me} << 48) | (std::uint64_t{w} << 32) | i;
-        const std::uint64_t got = co_await mesh.submit_to(d, [&pc, tag] {
+        const std::uint64_t got = co_await mesh.submit_to(d, pump_group, [&pc, tag] {
             ++pc[static_cast<unsigned>(rt::this_core())].executed;
             return tag;
         });
@@ -105,6 +114,7 @@ mesh_result measure_mesh(const mesh_params& p) {
     cfg.cores = p.cores;
     cfg.queue_capacity = p.capacity;
     cfg.max_inflight = p.window;
+    cfg.groups = 2;  // the setup's group and pump_group
     cfg.yield_when_idle = p.oversubscribed;
     cfg.poll = p.poll;
     cfg.latency_sample_every = p.sample_every;
