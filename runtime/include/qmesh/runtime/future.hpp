@@ -159,6 +159,17 @@ struct state : pooled {
         observed = true;
         return ex;
     }
+    // What its producer leaves when it goes without an outcome while
+    // someone still holds this state (a promise destroyed unfulfilled, a
+    // chained task disposed of unrun), for the caller to store. Broken
+    // because a task holding the producer is being disposed of unrun (its
+    // thread is ending, or its reactor aborted), each state down a chain
+    // that never failed would be counted: not if it dies within this
+    // discard (broken_in_discard).
+    std::exception_ptr broken() noexcept {
+        if (discarding_tasks()) broken_in_discard = true;
+        return std::make_exception_ptr(broken_promise{});
+    }
 };
 
 template <class T>
@@ -338,14 +349,7 @@ private:
         // (Only if someone still holds the state: a future nobody kept
         // cannot observe it, and is not an unhandled failure.)
         if (s_ != nullptr) {
-            if (got_future_ && s_->refs > 1) {
-                s_->set_exception(std::make_exception_ptr(broken_promise{}));
-                // Broken because a task holding it is being disposed of
-                // unrun (its thread is ending, or its reactor aborted): each
-                // state down a chain that never failed would be counted.
-                // Not counted if it dies within this discard (see state).
-                if (discarding_tasks()) s_->broken_in_discard = true;
-            }
+            if (got_future_ && s_->refs > 1) s_->set_exception(s_->broken());
             detail::release(std::exchange(s_, nullptr));
         }
     }
@@ -427,31 +431,32 @@ public:
             return chain<U, /*wrapped=*/false>([f = std::forward<F>(f)](detail::state<T>& s) mutable -> Fut {
                 return futurize_apply<T>(f, std::move(*s.value));
             });
+        } else {
+            if (available()) {
+                // f takes the value straight from the state, which this holds
+                // until f returns: a move of T that throws happens inside
+                // futurize_apply, and fails the future it returns.
+                holder h{std::exchange(s_, nullptr)};
+                return futurize_apply<T>(f, std::move(*h.p->value));
+            }
+            promise<U> p;
+            Fut r = p.get_future();
+            // The try covers building the continuation too (a move of f that
+            // throws), not only attach: so it stays here, around both.
+            try {
+                attach([p = std::move(p), f = std::forward<F>(f)](detail::state<T>& s) mutable {
+                    if (s.st == detail::state<T>::status::failed) {
+                        p.set_exception(s.take_exception());
+                    } else {
+                        futurize_apply<T>(f, std::move(*s.value)).forward_to(std::move(p));
+                    }
+                });
+            } catch (...) {
+                forget_broken(r);
+                throw;
+            }
+            return r;
         }
-        if (available()) {
-            // f takes the value straight from the state, which this holds
-            // until f returns: a move of T that throws happens inside
-            // futurize_apply, and fails the future it returns.
-            holder h{std::exchange(s_, nullptr)};
-            return futurize_apply<T>(f, std::move(*h.p->value));
-        }
-        promise<U> p;
-        Fut r = p.get_future();
-        // The try covers building the continuation too (a move of f that
-        // throws), not only attach: so it stays here, around both.
-        try {
-            attach([p = std::move(p), f = std::forward<F>(f)](detail::state<T>& s) mutable {
-                if (s.st == detail::state<T>::status::failed) {
-                    p.set_exception(s.take_exception());
-                } else {
-                    futurize_apply<T>(f, std::move(*s.value)).forward_to(std::move(p));
-                }
-            });
-        } catch (...) {
-            forget_broken(r);
-            throw;
-        }
-        return r;
     }
 
     // then_wrapped(f): f receives this future, available, value or exception.
@@ -468,23 +473,24 @@ public:
                 future<T> self(&s);
                 return futurize_invoke([&]() -> R { return std::invoke(f, std::move(self)); });
             });
+        } else {
+            if (available()) {
+                return futurize_invoke([&]() -> R { return std::invoke(f, std::move(*this)); });
+            }
+            promise<U> p;
+            Fut r = p.get_future();
+            try {  // around building the continuation too: see then()
+                attach([p = std::move(p), f = std::forward<F>(f)](detail::state<T>& s) mutable {
+                    ++s.refs;
+                    future<T> self(&s);
+                    futurize_invoke([&]() -> R { return std::invoke(f, std::move(self)); }).forward_to(std::move(p));
+                });
+            } catch (...) {
+                forget_broken(r);
+                throw;
+            }
+            return r;
         }
-        if (available()) {
-            return futurize_invoke([&]() -> R { return std::invoke(f, std::move(*this)); });
-        }
-        promise<U> p;
-        Fut r = p.get_future();
-        try {  // around building the continuation too: see then()
-            attach([p = std::move(p), f = std::forward<F>(f)](detail::state<T>& s) mutable {
-                ++s.refs;
-                future<T> self(&s);
-                futurize_invoke([&]() -> R { return std::invoke(f, std::move(self)); }).forward_to(std::move(p));
-            });
-        } catch (...) {
-            forget_broken(r);
-            throw;
-        }
-        return r;
     }
 
     // handle_exception(f): on failure, f(exception_ptr) supplies the value.
@@ -745,8 +751,7 @@ public:
         release(std::exchange(src_, nullptr));
         release(std::exchange(inner_, nullptr));
         if (st_.refs > 1) {
-            st_.ex = std::make_exception_ptr(broken_promise{});
-            if (discarding_tasks()) st_.broken_in_discard = true;
+            st_.ex = st_.broken();
             finish();
         } else {
             release(static_cast<state<U>*>(&st_));
