@@ -17,6 +17,7 @@
 #include "qmesh/runtime/combinators.hpp"
 #include "qmesh/runtime/future.hpp"
 #include "qmesh/runtime/smp.hpp"
+#include "fail_alloc.hpp"
 #include "test_support.hpp"
 
 namespace qmesh::test {
@@ -941,6 +942,98 @@ TEST(future_throwing_moves, a_continuation_that_cannot_be_attached_leaks_and_cou
         EXPECT_EQ(rt::unhandled_failures(), before) << "move " << n;
     }
     EXPECT_GE(threw, 2);  // the capture into the lambda, and the move into the task
+}
+
+// Allocation failures (fail_alloc.hpp), each on a fresh thread, whose pool
+// lists are empty, so the block the test aims at comes from operator new.
+// Each checks that the armed fault was spent, i.e. hit the call under test.
+template <class Body>
+void on_a_fresh_thread(Body body) {
+    std::thread(body).join();
+}
+
+// forward_to allocates its task before p moves into it: a task that cannot
+// be made leaves p with forward_to, which fails it with bad_alloc. (With p
+// moved into the task's function first, the failed allocation destroyed it
+// and the future broke with broken_promise, the wrong error.)
+TEST(future_alloc_faults, forward_to_that_cannot_make_its_task_fails_the_promise_with_bad_alloc) {
+    if (!alloc_faults_available) GTEST_SKIP() << "no allocation faults under a sanitizer";
+    int left = -1;
+    bool bad_alloc_seen = false, source_kept = false;
+    int later = 0;
+    on_a_fresh_thread([&] {
+        promise<int> src;
+        future<int> f = src.get_future();
+        promise<int> dst;
+        future<int> g = dst.get_future();
+        fail_allocations(0, 1);
+        std::move(f).forward_to(std::move(dst));
+        left = allocations_left_to_fail();
+        fail_allocations(0, 0);
+        try {
+            (void)g.get();
+        } catch (const std::bad_alloc&) {
+            bad_alloc_seen = true;
+        } catch (...) {
+        }
+        // The source was left as it was: still waiting, and still usable.
+        source_kept = f.valid() && !f.available();
+        if (!source_kept) return;
+        auto h = std::move(f).then([](int v) { return v + 1; });
+        src.set_value(41);
+        rt::run_tasks();
+        later = h.get();
+    });
+    EXPECT_EQ(left, 0);
+    EXPECT_TRUE(bad_alloc_seen);
+    EXPECT_TRUE(source_kept);
+    EXPECT_EQ(later, 42);
+}
+
+// then() with a continuation that returns a future, and with a plain one on
+// a pending source: a task that cannot be made throws bad_alloc out of
+// then() and leaves the source future as it was, to be used again.
+TEST(future_alloc_faults, then_that_cannot_make_its_task_throws_and_leaves_the_source_usable) {
+    if (!alloc_faults_available) GTEST_SKIP() << "no allocation faults under a sanitizer";
+    struct outcome {
+        int left = -1;
+        bool threw = false, source_kept = false;
+        int later = 0;
+    };
+    // skip: allocations then() makes before the task (the plain pending
+    // path makes its promise's state first).
+    auto attempt = [](auto&& make_then, int skip) {
+        outcome o;
+        on_a_fresh_thread([&] {
+            promise<int> src;
+            future<int> f = src.get_future();
+            fail_allocations(skip, 1);
+            try {
+                (void)make_then(f);
+            } catch (const std::bad_alloc&) {
+                o.threw = true;
+            }
+            o.left = allocations_left_to_fail();
+            fail_allocations(0, 0);
+            o.source_kept = f.valid() && !f.available();
+            if (!o.source_kept) return;
+            auto h = make_then(f);
+            src.set_value(41);
+            rt::run_tasks();
+            o.later = h.get();
+        });
+        return o;
+    };
+    const outcome chained = attempt(
+        [](future<int>& f) { return std::move(f).then([](int v) { return make_ready_future<int>(v + 1); }); }, 0);
+    const outcome plain = attempt([](future<int>& f) { return std::move(f).then([](int v) { return v + 1; }); }, 1);
+    for (const auto& [name, o] : {std::pair{"chained", chained}, std::pair{"plain", plain}}) {
+        SCOPED_TRACE(name);
+        EXPECT_EQ(o.left, 0);
+        EXPECT_TRUE(o.threw);
+        EXPECT_TRUE(o.source_kept);
+        EXPECT_EQ(o.later, 42);
+    }
 }
 
 }  // namespace
