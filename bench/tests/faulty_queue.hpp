@@ -9,11 +9,9 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <utility>
 
 #include "qmesh/queues/lamport_ring.hpp"
-#include "qmesh/runtime/topology.hpp"
 
 namespace qmesh::bench::test {
 
@@ -77,13 +75,5 @@ struct faulty_kind {
     };
 };
 static_assert(queue_kind<faulty_kind<fault::drop, 1>>);
-
-// Two distinct available PUs, or nothing (a test then skips: two spinning
-// threads on one PU measure only the scheduler).
-inline std::optional<std::pair<unsigned, unsigned>> two_pus() {
-    const auto& av = rt::topology::instance().available();
-    if (av.size() < 2) return std::nullopt;
-    return std::pair{av[0], av[1]};
-}
 
 }  // namespace qmesh::bench::test

@@ -14,18 +14,13 @@
 
 #include "kv_measure.hpp"
 #include "qmesh/queues/registry.hpp"
-#include "qmesh/runtime/topology.hpp"
+#include "test_cores.hpp"
 
 using namespace qmesh;
 using namespace qmesh::bench;
+using qmesh::bench::test::scaled;
 
 namespace {
-
-std::uint64_t scaled(std::uint64_t n) {
-    const char* s = std::getenv("QMESH_TEST_SCALE");
-    const long v = s != nullptr ? std::strtol(s, nullptr, 10) : 1;
-    return std::max<std::uint64_t>(1, n / static_cast<std::uint64_t>(v > 0 ? v : 1));
-}
 
 std::uint64_t test_seed() {
     static const std::uint64_t seed = [] {
@@ -39,10 +34,10 @@ std::uint64_t test_seed() {
 }
 
 kv_params small_params() {
-    const auto& avail = rt::topology::instance().available();
+    const auto pus = test::two_reactor_pus();
     kv_params p;
-    p.cores = avail.size() >= 2 ? std::vector<unsigned>{avail[0], avail[1]} : std::vector<unsigned>{avail[0], avail[0]};
-    p.oversubscribed = avail.size() < 2;
+    p.cores = pus.cores;
+    p.oversubscribed = pus.oversubscribed;
     p.keys = 1000;
     p.ops_per_core = scaled(20000);
     p.write_fraction = 0.3;

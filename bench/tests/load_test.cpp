@@ -17,17 +17,12 @@
 #include "qmesh/queues/lamport_ring.hpp"
 #include "qmesh/runtime/topology.hpp"
 #include "stream_measure.hpp"
+#include "test_cores.hpp"
 
 namespace qmesh::bench {
 namespace {
 
-// Message counts divide by QMESH_TEST_SCALE (set by the asan and tsan test
-// presets), as in proptests/.
-std::uint64_t scaled(std::uint64_t n) {
-    const char* s = std::getenv("QMESH_TEST_SCALE");
-    const long v = s != nullptr ? std::strtol(s, nullptr, 10) : 1;
-    return std::max<std::uint64_t>(1, n / static_cast<std::uint64_t>(v > 0 ? v : 1));
-}
+using test::scaled;  // message counts shrink under the sanitizers
 
 // A modest rate every build reaches, sanitizers included: 200 000 msgs/s.
 load_params modest(std::uint64_t messages) {

@@ -17,6 +17,7 @@
 #include "qmesh/runtime/topology.hpp"
 #include "stream_measure.hpp"
 #include "submit_measure.hpp"
+#include "test_cores.hpp"
 
 namespace qmesh::bench {
 namespace {
