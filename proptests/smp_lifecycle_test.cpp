@@ -22,6 +22,7 @@
 #include "qmesh/runtime/combinators.hpp"
 #include "qmesh/runtime/smp.hpp"
 #include "qmesh/runtime/topology.hpp"
+#include "fail_alloc.hpp"
 
 namespace qmesh::test {
 namespace {
@@ -245,6 +246,32 @@ TEST(smp_lifecycle, a_failure_of_the_function_survives_a_deadlock) {
     EXPECT_TRUE(deadlock);
     EXPECT_TRUE(nested);
 #endif
+}
+
+// run()'s function returns a pending future, and the task that waits on it
+// cannot be allocated: then_wrapped throws bad_alloc inside the task that
+// starts the run, which must not throw. run() fails with that bad_alloc,
+// the mesh drained and joined. (Before, the exception left a noexcept task:
+// std::terminate.) The fault is armed on reactor 0, by the function itself;
+// a fresh reactor thread's pool lists are empty, so the first block
+// then_wrapped asks for comes from operator new and fails.
+TEST(smp_lifecycle, a_run_whose_wait_cannot_be_allocated_fails_with_bad_alloc) {
+    if (!alloc_faults_available) GTEST_SKIP() << "no allocation faults under a sanitizer";
+    rt::smp<ff_ring_kind> mesh(small_mesh(2));
+    rt::promise<int> never;  // nothing fulfils it
+    bool bad_alloc = false;
+    try {
+        (void)mesh.run([&] {
+            rt::future<int> f = never.get_future();
+            fail_allocations(0, 1);
+            return f;
+        });
+    } catch (const std::bad_alloc&) {
+        bad_alloc = true;
+    }
+    EXPECT_TRUE(bad_alloc);
+    // The mesh is usable again.
+    EXPECT_EQ(mesh.run([&] { return mesh.submit_to(1, [] { return 7; }); }), 7);
 }
 
 }  // namespace

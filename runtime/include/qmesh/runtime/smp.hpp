@@ -650,21 +650,33 @@ public:
         } guard{running_};
         std::optional<detail::stored_t<R>> result;
         std::exception_ptr ex;
+        // (S1) release: pairs with (S2) in every reactor's loop.
+        auto stop = [this] {
+            stopping_.store(true, std::memory_order_release);
+            poke_all(state(static_cast<unsigned>(this_core())));
+        };
         std::function<void()> start = [&, f = std::forward<F>(fn)]() mutable {
-            (void)futurize_invoke(f).then_wrapped([&](Fut r) noexcept {
-                if (r.failed()) ex = r.get_exception();
-                else {
-                    try {
-                        if constexpr (std::is_void_v<R>) r.get();
-                        else result.emplace(r.get());
-                    } catch (...) {
-                        ex = std::current_exception();
+            // Runs in a task, which must not throw. futurize_invoke does not;
+            // then_wrapped may, when fn's future is pending and its task
+            // cannot be allocated: the run then fails with that exception
+            // (what fn started is left to the drain).
+            try {
+                (void)futurize_invoke(f).then_wrapped([&](Fut r) noexcept {
+                    if (r.failed()) ex = r.get_exception();
+                    else {
+                        try {
+                            if constexpr (std::is_void_v<R>) r.get();
+                            else result.emplace(r.get());
+                        } catch (...) {
+                            ex = std::current_exception();
+                        }
                     }
-                }
-                // (S1) release: pairs with (S2) in every reactor's loop.
-                stopping_.store(true, std::memory_order_release);
-                poke_all(state(static_cast<unsigned>(this_core())));
-            });
+                    stop();
+                });
+            } catch (...) {
+                ex = std::current_exception();
+                stop();
+            }
         };
         try {
             launch(start);
