@@ -59,6 +59,11 @@ struct mesh_result {
     std::uint64_t busy_tasks = 0;  // CPU-bound tasks run (busy state)
     std::uint64_t executed = 0;  // functions that ran on their targets
     double cpu_share = 1.0;      // the reactors' least (smp::cpu_share)
+    // Per core, when its last request completed, in seconds from the first
+    // core's start (fan-in: core 0, which sends nothing, has 0). The rate is
+    // over the last of them, so a core that finishes late (a straggler, or
+    // one its pairs treat worse) sets it.
+    std::vector<double> finished_s;
 };
 
 // Per-core state of a mesh measurement, each written by its own core only,
@@ -166,10 +171,12 @@ mesh_result measure_mesh(const mesh_params& p) {
     r.mesh = record_of(mesh);
     r.cpu_share = mesh.cpu_share();
     std::uint64_t start = UINT64_MAX, end = 0, wrong = 0;
+    for (const auto& c : pc) start = std::min(start, c.start);
     for (const auto& c : pc) {
-        start = std::min(start, c.start);
+        const bool sends = p.state != mesh_state::fan_in || &c != &pc[0];
+        r.finished_s.push_back(sends ? static_cast<double>(c.end - start) / 1e9 : 0.0);
         // Fan-in: core 0 sends nothing, its end marks no work.
-        if (p.state != mesh_state::fan_in || &c != &pc[0]) end = std::max(end, c.end);
+        if (sends) end = std::max(end, c.end);
         r.executed += c.executed;
         r.busy_tasks += c.busy_tasks;
         wrong += c.wrong;

@@ -246,6 +246,7 @@ json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_st
     e["idle_turns"] = r.cores.idle_turns;
     e["sleeps"] = r.cores.sleeps;
     if (state == mesh_state::busy) e["busy_tasks"] = r.busy_tasks;
+    if (r.ok) e["finished_s"] = r.finished_s;
     put_mesh_record(e, r.mesh);
     return e;
 }

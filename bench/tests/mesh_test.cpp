@@ -1,7 +1,7 @@
 // bench/tests/mesh_test.cpp: the mesh measurement (bench/src/mesh_measure.hpp)
-// on two cores: it completes exactly its requests, its counters balance, and
-// every ordered pair runs with the window the entry reports: no submission
-// of a pump waits for a slot. (Before the pumps had a submit group of their
+// on two cores: it completes exactly its requests, its counters balance, it
+// reports when each core finished, and every ordered pair runs with the
+// window the entry reports: no submission of a pump waits for a slot. (Before the pumps had a submit group of their
 // own, the invoke_on_all that starts them held one of core 0's slots to
 // every core for the whole run, and about every second submission of core 0
 // waited in its list.)
@@ -9,6 +9,8 @@
 // Two cores (the first two available; one core twice, yielding, on a
 // one-core machine). Sizes shrink under QMESH_TEST_SCALE.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "mesh_measure.hpp"
 #include "qmesh/queues/registry.hpp"
@@ -50,6 +52,13 @@ void expect_whole_window(mesh_state state, rt::polling poll) {
     EXPECT_EQ(r.totals.completed, r.totals.sent);
     EXPECT_EQ(r.totals.full_stalls, 0u) << "a pump waited for a slot: some pair ran with less than the window";
     EXPECT_GT(r.msgs_per_s, 0);
+    // Every core's finish, the last of which ends the measured span.
+    ASSERT_EQ(r.finished_s.size(), p.cores.size());
+    EXPECT_DOUBLE_EQ(*std::max_element(r.finished_s.begin(), r.finished_s.end()), r.seconds);
+    if (state == mesh_state::fan_in) {
+        EXPECT_EQ(r.finished_s[0], 0.0);  // core 0 sends nothing
+    }
+    for (const double f : r.finished_s) EXPECT_GE(f, 0.0);
 }
 
 }  // namespace
