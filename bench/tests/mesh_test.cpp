@@ -1,10 +1,10 @@
 // bench/tests/mesh_test.cpp: the mesh measurement (bench/src/mesh_measure.hpp)
 // on two cores: it completes exactly its requests, its counters balance, it
 // reports when each core finished, and every ordered pair runs with the
-// window the entry reports: no submission of a pump waits for a slot. (Before the pumps had a submit group of their
-// own, the invoke_on_all that starts them held one of core 0's slots to
-// every core for the whole run, and about every second submission of core 0
-// waited in its list.)
+// window the entry reports: no submission of a pump waits for a slot.
+// (Before the pumps had a submit group of their own, the invoke_on_all that
+// starts them held one of core 0's slots to every core for the whole run,
+// and about every second submission of core 0 waited in its list.)
 //
 // Two cores (the first two available; one core twice, yielding, on a
 // one-core machine). Sizes shrink under QMESH_TEST_SCALE.
