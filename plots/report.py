@@ -35,7 +35,7 @@ import sys
 import tempfile
 import textwrap
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Iterable, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qmesh_results as qr  # noqa: E402
@@ -56,6 +56,7 @@ TABLE_FIELDS = [("real_time", "real_time (ns)"), ("p50_ns", "p50 (ns)"), ("p90_n
                 ("received", "received"), ("completed", "completed"),
                 ("full_stalls", "full stalls"), ("empty_polls", "empty polls"),
                 ("raw_p50_ns", "raw p50 (ns)"), ("raw_ratio", "raw ratio"),
+                ("pointer_p50_ns", "pointer floor p50 (ns)"), ("pointer_ratio", "pointer ÷ floor"),
                 ("offered_fraction", "offered fraction"),
                 ("offered_msgs_per_s", "offered msgs/s"),
                 ("stream_msgs_per_s", "stream msgs/s"), ("write_fraction", "write fraction"),
@@ -1140,10 +1141,18 @@ def pollscale_growth(runs: list) -> Optional[tuple]:
                     for q, po, n0, n1, m0, m1, g, gl in rows]
 
 
-def submit_ratios(runs: list) -> Optional[tuple]:
+def submit_ratios(runs: list, floor_runs: Iterable = ()) -> Optional[tuple]:
     """(header, rows): per submit run, the submit_to round trip and its ratios to the floor
     and to the queue's own raw round trip (each repetition's, measured next to it), median
-    (min–max) over repetitions; lowest ratio to the floor first."""
+    (min–max) over repetitions; lowest ratio to the floor first. When the floor suite of the
+    same file measured the pointer floor of the run's pair, a last column divides the run's
+    median by that pair's median pointer floor (not measured next to it: one ratio of
+    medians)."""
+    pointer: dict = {}
+    for f in floor_runs:
+        pointer.setdefault(tuple(f.cores), []).append(f)
+    pointer = {pair: s for pair, fs in pointer.items()
+               if (s := qr.summarize(fs, qr.getter("pointer_p50_ns"))) is not None and not s.invalid}
     rows = []
     for r in runs:
         p50 = r.summary("p50")
@@ -1152,13 +1161,20 @@ def submit_ratios(runs: list) -> Optional[tuple]:
         floor, raw = r.summary("floor_ratio"), r.summary("raw_ratio")
         key = floor.median if floor is not None and not floor.invalid else math.inf
         cores = "-".join(str(c) for c in r.cores)
-        rows.append((key, [str(r.queue), qr.text_param(r, "polling", "?"), cores,
-                           fmt(p50.median) + (" invalid" if p50.invalid else ""),
-                           _ratio_cell(floor), _ratio_cell(raw)]))
+        row = [str(r.queue), qr.text_param(r, "polling", "?"), cores,
+               fmt(p50.median) + (" invalid" if p50.invalid else ""),
+               _ratio_cell(floor), _ratio_cell(raw)]
+        if pointer:
+            ptr = pointer.get(tuple(r.cores))
+            row.append(f"{p50.median / ptr.median:.2f}×" if ptr is not None and ptr.median > 0
+                       and not p50.invalid else "-")
+        rows.append((key, row))
     if not rows:
         return None
     rows.sort(key=lambda kr: kr[0])
     header = ["queue", "polling", "cores", "submit_to p50 ns", "÷ floor", "÷ raw round trip"]
+    if pointer:
+        header.append("÷ pointer floor (medians)")
     return header, [row for _, row in rows]
 
 
@@ -1582,13 +1598,17 @@ def build_section(path: str, doc: dict, tmp: str, stem: str, known_fields: set) 
     if by_suite.get("submit"):
         plots.append(("submit_percentile_curves", "Submit: percentile curves",
                       pingpong_percentile_curves(by_suite["submit"], foot, "submit")))
-        table = submit_ratios(by_suite["submit"])
+        table = submit_ratios(by_suite["submit"], by_suite.get("floor", []))
         if table is not None:
             sec.extra_tables.append((
                 "Submit: submit_to round trip over the floor and over the raw queue",
                 "Each repetition divides its p50 by the references measured just before and "
                 "after it on the same pair (context.bracket); median (min–max) over "
-                "repetitions. A dash: no repetition kept that ratio (floor_error, raw_error).",
+                "repetitions. A dash: no repetition kept that ratio (floor_error, raw_error). "
+                "With a pointer floor in the floor suite (a round trip that passes a one-line "
+                "request by pointer, read and answered through it: the least a runtime "
+                "passing requests by pointer can cost), a last column divides the median by "
+                "that pair's median pointer floor.",
                 *table))
     if by_suite.get("load"):
         plots.append(("load_latency", "Load: latency against offered load",

@@ -59,6 +59,14 @@ inline std::uint64_t net(std::uint64_t t0, std::uint64_t t1, double overhead) no
 // trip so that the two divide fairly.
 latency_result measure_floor(unsigned a, unsigned b, const latency_params& p);
 
+// The floor of a request passed by reference: as the floor, but what crosses
+// is a pointer to a one-line request that a has just written; b reads the
+// request through it and writes its answer into it, and a reads the answer
+// back. That is the least a runtime that passes requests by pointer, as
+// submit_to does (runtime/README.md), can cost on top of the floor: the
+// request's line is reached only once its pointer has arrived.
+latency_result measure_pointer_floor(unsigned a, unsigned b, const latency_params& p);
+
 // Round trip through a queue: a pushes i on a->b, b pops it and pushes it back
 // on b->a, a pops it. Checks every value comes back in order.
 template <queue_kind K>

@@ -457,7 +457,7 @@ void add_aggregates(json& benchmarks) {
             a["valid"] = all_valid;
             if (std::string(name) == "median") {
                 for (const char* f : {"p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "floor_p50_ns", "floor_ratio",
-                                      "raw_p50_ns", "raw_ratio", "msgs_per_s", "poll_ns", "pair_bytes", "bell_bytes",
+                                      "raw_p50_ns", "raw_ratio", "pointer_p50_ns", "pointer_ratio", "msgs_per_s", "poll_ns", "pair_bytes", "bell_bytes",
                                       "offered_msgs_per_s", "stream_msgs_per_s"}) {
                     const std::vector<double> v = field_values(f);
                     if (v.empty()) continue;
@@ -610,7 +610,19 @@ json run_suites(const run_options& o, json& context) {
         for (pair_t p : floor_pairs)
             configs.push_back({"floor " + pair_name(p), [&, p](unsigned rep) {
                                    json e = base_entry("floor", nullptr, p, rep, o.reps);
-                                   put_latency(e, floor_on(p, false));
+                                   const latency_result f = floor_on(p, false);
+                                   put_latency(e, f);
+                                   // Then the same pair with a request passed
+                                   // by pointer (measure.hpp): an added figure,
+                                   // whose failure leaves the floor valid.
+                                   const latency_result r = measure_pointer_floor(p.first, p.second, lp);
+                                   if (r.ok) {
+                                       e["pointer_p50_ns"] = r.p50;
+                                       if (f.ok && f.p50 > 0) e["pointer_ratio"] = r.p50 / f.p50;
+                                   } else {
+                                       e["pointer_error"] = r.error;
+                                   }
+                                   e["cpu_share"] = std::min(f.cpu_share, r.cpu_share);
                                    return e;
                                }});
 

@@ -29,6 +29,15 @@ for b in doc["benchmarks"]:
         assert 0 < polls <= b["received"], f"batch histogram does not fit the messages: {b['name']}"
     if b["suite"] == "pollscale" and b["run_type"] == "iteration":
         assert b["poll_ns"] > 0 and b["pair_bytes"] > 0, f"pollscale measured nothing: {b['name']}"
+# Every floor entry also measured the pointer floor of its pair (a request passed by
+# pointer), and its ratio divides the two figures of that entry.
+floors = [b for b in doc["benchmarks"] if b["suite"] == "floor" and b["run_type"] == "iteration"]
+assert floors, "no floor entry"
+for b in floors:
+    assert "pointer_error" not in b, f"{b['name']}: the pointer floor failed: {b.get('pointer_error')}"
+    assert b["pointer_p50_ns"] > 0, f"{b['name']}: pointer_p50_ns {b['pointer_p50_ns']}"
+    want = b["pointer_p50_ns"] / b["p50_ns"]
+    assert abs(b["pointer_ratio"] - want) <= 1e-9 * want, f"{b['name']}: pointer_ratio {b['pointer_ratio']}, want {want}"
 # Each median entry's FIELD_spread is MAD / median of FIELD over its valid repetitions,
 # recomputed here from the iteration entries; and there is one for every varying field.
 def median(v):
@@ -43,7 +52,7 @@ checked = 0
 for b in doc["benchmarks"]:
     if b.get("aggregate_name") != "median":
         continue
-    for field in ("p50_ns", "floor_ratio", "raw_ratio", "msgs_per_s", "poll_ns"):
+    for field in ("p50_ns", "floor_ratio", "raw_ratio", "pointer_ratio", "msgs_per_s", "poll_ns"):
         values = [i[field] for i in iterations.get(b["run_name"], []) if isinstance(i.get(field), (int, float))]
         if len(values) < 2 or median(values) == 0:
             assert field + "_spread" not in b, f"{b['name']}: {field}_spread from {len(values)} value(s)"

@@ -6,6 +6,7 @@ import io
 import os
 import re
 import signal
+import statistics
 import subprocess
 import tempfile
 import time
@@ -551,6 +552,44 @@ class ReportTest(unittest.TestCase):
         _, summary, _ = self.check_outputs(stdout.splitlines(), self.path("out"))
         self.assertIn("Submit: submit_to round trip over the floor and over the raw queue", summary)
         self.assertIn(f"| lamport | scan | 0-1 | 450 | {cell(3.0)} | {cell(1.5)} |", summary)
+
+    def test_submit_table_divides_by_the_pointer_floor_of_the_same_pair(self):
+        doc = fixtures.make_result(submit=True)
+        # The floor suite measured the pointer floor on pair 0-1 (1.2x its floor in every
+        # repetition) and not on 1-0; one repetition of 0-1 lost it (pointer_error).
+        pointer = []
+        for e in doc["benchmarks"]:
+            if e["suite"] == "floor" and e.get("run_type") == "iteration" and e["cores"] == [0, 1]:
+                if e["repetition_index"] == 1:
+                    e["pointer_error"] = "pointer floor: timed out"
+                    continue
+                e["pointer_p50_ns"] = e["p50_ns"] * 1.2
+                e["pointer_ratio"] = 1.2
+                pointer.append(e["pointer_p50_ns"])
+        self.assertEqual(len(pointer), 4)
+        header, rows = report.submit_ratios(report.qr.runs(doc, "submit"), report.qr.runs(doc, "floor"))
+        self.assertEqual(header[-1], "÷ pointer floor (medians)")
+        want = statistics.median(pointer)
+        for row in rows:
+            over = fixtures.SUBMIT_OVER_RAW[(row[0], row[1])]
+            submit = statistics.median(fixtures.PINGPONG_P50[row[0]] * over * j for j in fixtures.JITTER[:5])
+            self.assertEqual(row[-1], f"{submit / want:.2f}×")
+        # A pair with no pointer floor gets a dash; a file with none has no such column.
+        for e in doc["benchmarks"]:
+            if e["suite"] == "submit":
+                e["cores"] = [1, 0]
+        header, rows = report.submit_ratios(report.qr.runs(doc, "submit"), report.qr.runs(doc, "floor"))
+        self.assertEqual({row[-1] for row in rows}, {"-"})
+        header, _ = report.submit_ratios(report.qr.runs(fixtures.make_result(submit=True), "submit"),
+                                         report.qr.runs(fixtures.make_result(submit=True), "floor"))
+        self.assertNotIn("÷ pointer floor (medians)", header)
+        # The floor suite's table shows the two figures under their own labels.
+        src = fixtures.write(doc, self.path("p.json"))
+        status, stdout, stderr = run_in_process(src, "-o", self.path("out"))
+        self.assertEqual(status, 0, stderr)
+        _, summary, _ = self.check_outputs(stdout.splitlines(), self.path("out"))
+        self.assertIn("| pointer floor p50 (ns) | pointer ÷ floor |", summary)
+        self.assertNotIn("pointer_p50_ns", summary)
 
     def test_pollscale_growth_is_flat_for_a_doorbell_and_tells_slow_repetitions_apart(self):
         # An invalid repetition of mutex's doorbell at N = 4, ten times slower: left out.
