@@ -1148,10 +1148,10 @@ def submit_ratios(runs: list, floor_runs: Iterable = ()) -> Optional[tuple]:
     same file measured the pointer floor of the run's pair, a last column divides the run's
     median by that pair's median pointer floor (not measured next to it: one ratio of
     medians)."""
-    pointer: dict = {}
+    floors_by_pair: dict = {}
     for f in floor_runs:
-        pointer.setdefault(tuple(f.cores), []).append(f)
-    pointer = {pair: s for pair, fs in pointer.items()
+        floors_by_pair.setdefault(tuple(f.cores), []).append(f)
+    pointer = {pair: s for pair, fs in floors_by_pair.items()
                if (s := qr.summarize(fs, qr.getter("pointer_p50_ns"))) is not None and not s.invalid}
     rows = []
     for r in runs:
