@@ -944,9 +944,14 @@ private:
         work_item* lone = nullptr;
         // Per source (a shared inbox: at `me`, for all): the block of the
         // last request it sent while it had no other in flight, the likely
-        // block of its next one; else null. Prefetched, never dereferenced:
-        // the block is the origin's once the reply is pushed.
-        std::vector<const work_item*> next_from;
+        // block of its next one, for lone_prefetch_polls polls; else null.
+        // Prefetched, never dereferenced: the block is the origin's once
+        // the reply is pushed.
+        struct lone_hint {
+            const work_item* block = nullptr;
+            std::uint32_t polls = 0;  // polls of the source left to prefetch it
+        };
+        std::vector<lone_hint> next_from;
         std::size_t total_waiting = 0;                // submissions waiting, all targets and groups
         std::uint64_t numa_checked = 0, numa_on_intended = 0;
         std::size_t idle_run = 0;
@@ -970,6 +975,10 @@ private:
     static constexpr unsigned max_groups = 256;
     static constexpr std::size_t max_capacity = std::numeric_limits<std::uint32_t>::max();
     static constexpr std::size_t prefetch_batch = 16;  // items popped before any is touched
+    // How long a target prefetches a lone origin's block (drain_requests):
+    // its next request comes within a round trip, some tens of polls, and
+    // an origin that has moved on may be writing the block for others.
+    static constexpr std::uint32_t lone_prefetch_polls = 64;
 
     std::size_t idx(unsigned from, unsigned to) const noexcept { return static_cast<std::size_t>(from) * n_ + to; }
     // A core's in-flight count and waiting list for (target, group).
@@ -1216,7 +1225,10 @@ private:
         // done writing the request makes it invalidate ours again. Side by
         // side, the two halves together took submit_to's round trip over
         // fastforward to 1.2-1.3x the raw queue's (README.md).
-        if (const work_item* p = cs.next_from[s]) __builtin_prefetch(p, 0, 3);
+        if (auto& h = cs.next_from[s]; h.block != nullptr) {
+            __builtin_prefetch(h.block, 0, 3);
+            if (--h.polls == 0) h.block = nullptr;
+        }
         const std::size_t k = drain_queue(q, [&](work_item* item) {
             if constexpr (shared_inbox) {
                 if (item->to != me) {  // a reply: this core is its origin
@@ -1227,7 +1239,10 @@ private:
                 }
             }
             ++cs.in[item->from].received;
-            cs.next_from[s] = item->lone ? item : nullptr;  // read now: after the reply, not ours
+            // Read now: once the reply is pushed, the item is not ours.
+            auto& h = cs.next_from[s];
+            h.block = item->lone ? item : nullptr;
+            h.polls = lone_prefetch_polls;
             if (item->process()) push_reply(cs, item);
         });
         cs.popped += k;
@@ -1687,7 +1702,7 @@ private:
         cs.inflight.assign(static_cast<std::size_t>(n_) * cfg_.groups, 0);
         cs.waiting_to.assign(n_, 0);
         cs.unflushed.assign(n_, 0);
-        cs.next_from.assign(n_, nullptr);
+        cs.next_from.assign(n_, {});
         cs.dirty_flags.assign(n_, 0);
         cs.dirty.reserve(n_);
         cs.held.resize(n_);
