@@ -18,6 +18,16 @@ import report
 RESULTS = os.path.normpath(os.path.join(fixtures.PLOTS, os.pardir, "results"))
 MUTANTS = os.path.join(RESULTS, "mutants.json")
 
+_docs = {}
+
+
+def load(path):
+    """qr.load, once per file for this module's tests: each load validates the whole document,
+    and side-by-side series put dozens of files under results/."""
+    if path not in _docs:
+        _docs[path] = qr.load(path)
+    return _docs[path]
+
 
 def result_files():
     """results/*.json and results/*/*.json, except the schema, the mutation table and the
@@ -38,7 +48,7 @@ class RealResultsTest(unittest.TestCase):
     def test_validate(self):
         for path in self.files:
             with self.subTest(os.path.relpath(path, RESULTS)):
-                qr.load(path)
+                load(path)
 
     def test_report(self):
         mutants = ["--mutants", MUTANTS] if os.path.exists(MUTANTS) else []
@@ -64,7 +74,7 @@ class RealResultsTest(unittest.TestCase):
         import matplotlib.pyplot as plt
         checked = 0
         for path in self.files:
-            doc = qr.load(path)
+            doc = load(path)
             for suite in ("pingpong", "submit"):
                 made = report.pingpong_percentile_curves(qr.runs(doc, suite), "f", suite)
                 if made is None:
