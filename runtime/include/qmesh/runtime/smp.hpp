@@ -1224,7 +1224,7 @@ private:
         // slot's miss. The cost: a copy fetched here before the origin is
         // done writing the request makes it invalidate ours again. Side by
         // side, the two halves together took submit_to's round trip over
-        // fastforward to 1.2-1.3x the raw queue's (README.md).
+        // fastforward to 1.35x the raw queue's (runtime/README.md).
         if (auto& h = cs.next_from[s]; h.block != nullptr) {
             __builtin_prefetch(h.block, 0, 3);
             if (--h.polls == 0) h.block = nullptr;
@@ -1265,12 +1265,13 @@ private:
         // series, that is two misses. Asked for on every poll, the request's
         // line is fetched once the target has written the outcome, alongside
         // the miss on the slot, or before it: submit_to's round trip over
-        // fastforward fell from 1.5-1.7x to 1.3-1.45x the raw queue's on our
-        // 2-vCPU VM (README.md). Before the target writes, the line is still
-        // ours (we wrote the request) or shared with it after its read, so
-        // the prefetch moves nothing. With several in flight, replies come
-        // in batches, which drain_queue prefetches, and a fetch here could
-        // take a line from a target that is still writing it.
+        // fastforward fell from 1.61x to 1.43x the raw queue's on our 2-vCPU
+        // VM (runtime/README.md, "Prefetching a lone request"). Before the
+        // target writes, the line is still ours (we wrote the request) or
+        // shared with it after its read, so the prefetch moves nothing.
+        // With several in flight, replies come in batches, which
+        // drain_queue prefetches, and a fetch here could take a line from
+        // a target that is still writing it.
         if (cs.lone != nullptr) __builtin_prefetch(cs.lone, 1, 3);
         if (ring_) {
             detail::doorbell& b = bells_[me];
