@@ -25,34 +25,32 @@ import statistics
 HERE = os.path.dirname(os.path.abspath(__file__))
 BASE, ORIGIN, BOTH = "d109c72", "bb44b0c", "d4cf3d5"
 BUILDS = (BASE, ORIGIN, BOTH)
-# This VM's host moves between a slow phase (floor 450-600 ns) and a fast one (100-130 ns), in
+# This VM's host moves between a slow phase (floor 450-650 ns) and a fast one (100-130 ns), in
 # which the two vCPUs share a cache and a miss costs little; submit entries whose bracketing
 # floor says fast are left out and counted.
 FAST_PHASE_NS = 300
 skipped = collections.Counter()
 
 
-def load(prefix):
+def load_submit():
     got = collections.defaultdict(lambda: collections.defaultdict(list))
     floors = collections.defaultdict(list)
-    for path in sorted(glob.glob(os.path.join(HERE, f"{prefix}_*.json"))):
-        sha, rnd = os.path.basename(path)[len(prefix) + 1:-len(".json")].split("-")
+    for path in sorted(glob.glob(os.path.join(HERE, "submit_*.json"))):
+        sha, rnd = os.path.basename(path)[len("submit_"):-len(".json")].split("-")
         for e in json.load(open(path, encoding="utf-8"))["benchmarks"]:
             if e.get("run_type") != "iteration" or not e.get("valid"):
                 continue
-            if prefix == "submit" and e["suite"] == "floor" and e["run_name"] == "floor/0-1":
+            if e["suite"] == "floor" and e["run_name"] == "floor/0-1":
                 floors[rnd].append((sha, e["p50_ns"], e["pointer_p50_ns"]))
-            elif prefix == "submit" and e["suite"] == "submit":
+            elif e["suite"] == "submit":
                 if e["floor_p50_ns"] < FAST_PHASE_NS:
                     skipped[sha] += 1
                     continue
                 got[(e["queue"], e["polling"])][sha].append((e["p50_ns"], e.get("raw_ratio")))
-            elif prefix == "mesh" and e["receiver_state"] != "busy":
-                got[(e["queue"], e["receiver_state"], e["polling"])][sha].append(e["msgs_per_s"])
     return got, floors
 
 
-submit, floors = load("submit")
+submit, floors = load_submit()
 print("floor 0-1 p50 per submit round (ns), median per build:")
 pointer = collections.defaultdict(list)
 for rnd, vals in sorted(floors.items(), key=lambda kv: int(kv[0])):
