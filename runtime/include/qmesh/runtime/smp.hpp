@@ -1063,13 +1063,18 @@ private:
         const unsigned from = item->from;  // once pushed, the item is the target's
         const std::size_t sl = slot(to, item->group);
         if (cs.inflight[sl] >= cfg_.max_inflight) return false;
-        item->lone = cs.total_inflight == 0;  // before the push: then the item is the target's
+        // The core's only request in flight once pushed: both sides prefetch
+        // its line (poll, drain_requests). Told the target before the push:
+        // then the item is the target's.
+        const bool alone = cs.total_inflight == 0;
+        item->lone = alone;
         if (!req(from, to).try_push(std::move(item))) {
             cs.ring_full_seen = true;  // retry_waiting
             return false;
         }
         ++cs.inflight[sl];
-        cs.lone = cs.total_inflight++ == 0 ? item : nullptr;
+        ++cs.total_inflight;
+        cs.lone = alone ? item : nullptr;
         ++cs.pushed;
         ++cs.out[to].sent;
         mark_dirty(cs, to, req_dirty);
