@@ -196,7 +196,12 @@ rm -f "$work/w.json"
 # requests at any N (so N = 4, oversubscribed here, sends twice N = 2's, give
 # or take the rounding to whole requests per pair); fan-in keeps one total,
 # since core 0 serves it all. (Not --quick: that measures idle receivers only.)
-if "$qmesh" run --suite mesh --queues fastforward --cores "$two" --oversubscribe --reps 1 \
+# The dev preset only: the law is the same code in every build, and its 900 000
+# requests took 17 s of this script's 71 s under ASan alone, more beside other
+# tests; mesh_test runs every state under the sanitizers (QMESH_TEST_SCALE).
+if [[ "${QMESH_TEST_SCALE:-1}" != 1 ]]; then
+    echo "skip: run --suite mesh: requests per core (sanitizer preset, QMESH_TEST_SCALE=$QMESH_TEST_SCALE)"
+elif "$qmesh" run --suite mesh --queues fastforward --cores "$two" --oversubscribe --reps 1 \
         --out "$work/n.json" > /dev/null \
     && /usr/bin/python3 - "$work/n.json" <<'PY'
 import json, sys
