@@ -60,7 +60,9 @@ def _enum_keys(schema, out: set) -> set:
 
 
 # Strings the report branches on: the schema's enumerations (polling, receiver_state, ...),
-# the suite and the queue. Any other string (names, dates, commands) counts by its type.
+# the suite and the queue. Matched by key wherever the key appears: the clock's "name" is
+# enumerated, so every entry's "name" counts by its value too (stricter, never looser). Any
+# other string (dates, commands, hosts) counts by its type.
 _CATEGORIES = _enum_keys(qr.load_schema(), set()) | {"suite", "queue"}
 
 
