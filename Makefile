@@ -74,9 +74,10 @@ bench: build-release
 # see bench/README.md.
 device-bundle: build-release
 	rm -rf .device && mkdir -p .device/lib
-	cp build/release/bench/qmesh bench/device_run.sh .device/
-	strip --strip-debug .device/qmesh  # the carry limit is 64 MiB, the debug info most of the binary
-	ldd build/release/bench/qmesh | awk '$$2 == "=>" && $$3 ~ /^\// {print $$3} $$1 ~ /^\/.*ld-linux/ {print $$1}' \
+	cp build/release/bench/qmesh build/release/bench/qmesh_micro bench/device_run.sh .device/
+	strip --strip-debug .device/qmesh .device/qmesh_micro  # the carry limit is 64 MiB, the debug info most of a binary
+	ldd build/release/bench/qmesh build/release/bench/qmesh_micro \
+	  | awk '$$2 == "=>" && $$3 ~ /^\// {print $$3} $$1 ~ /^\/.*ld-linux/ {print $$1}' | sort -u \
 	  | xargs -r cp -L -t .device/lib
 	@echo "device-bundle: $$(du -sh .device | cut -f1) in .device/ ($$(ls .device/lib | wc -l) libraries)"
 

@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # bench/device_run.sh: the one prepared command for a lent many-core machine.
-# `make device-bundle` copies this script, the release qmesh and every shared
-# library it needs (its dynamic loader too) into .device/; carry .device and
-# run `bash .device/device_run.sh` from the repository root. It writes under
-# $OUT (default: ./device-out) the machine's topology, then three runs, most
-# important first, each under its own deadline (a run stopped by its deadline
-# writes what it measured, marked "interrupted"; repetitions go round-robin,
-# so it loses repetitions, not configurations):
+# `make device-bundle` copies this script, the release qmesh and qmesh_micro
+# and every shared library they need (the dynamic loader too) into .device/;
+# carry .device and run `bash .device/device_run.sh` from the repository root.
+# It writes under $OUT (default: ./device-out) the machine's topology, then
+# four runs, most important first, each under its own deadline (a run
+# stopped by its deadline writes what it measured, marked "interrupted";
+# repetitions go round-robin, so it loses repetitions, not configurations):
 #   1. floor, submit, mesh (N = 2, 4, 8, ... every core; idle under both
 #      polling strategies, busy and fan-in) and pollscale, over the best
 #      lock-free queues and the locking baselines, 5 repetitions;
 #   2. pingpong over every registered queue, 3 repetitions;
-#   3. the mesh again with sleeping reactors (--idle sleep), 3 repetitions.
+#   3. the mesh again with sleeping reactors (--idle sleep), 3 repetitions;
+#   4. qmesh_micro's exchange: a request's transport by pointer or by value
+#      between two cores, 10 repetitions interleaved.
 # Sized to finish in under 5 minutes on 16 cores (the deadlines add up to
 # 290 s). Each result file is gzipped (the lent machine sends back at most 8
 # files of 16 MiB); runs.log holds their output and exit statuses.
-# QMESH_DEVICE_ARGS replaces all three with one run of those arguments.
+# QMESH_DEVICE_ARGS replaces all four with one run of those arguments.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-./device-out}
@@ -48,5 +50,12 @@ fi
 best=seastar,batched,fastforward,lamport,cached,boost_spsc,moodycamel_rwq
 timed 180 "device-${n}cpu-main" --suite floor,submit,mesh,pollscale --queues "$best,inbox,mutex,spin" --reps 5
 timed 45 "device-${n}cpu-pingpong" --suite pingpong --reps 3
-timed 65 "device-${n}cpu-sleep" --suite mesh --queues seastar,fastforward,inbox --reps 3 --idle sleep
+timed 50 "device-${n}cpu-sleep" --suite mesh --queues seastar,fastforward,inbox --reps 3 --idle sleep
+# 4. A request's transport by pointer or by value, two cores, without the
+# runtime (bench/micro/exchange.cpp): Google Benchmark's JSON, not ours.
+start=$SECONDS
+timeout -s TERM -k 5 15 "$loader" --library-path "$here/lib" "$here/qmesh_micro" --benchmark_filter=exchange \
+    --benchmark_repetitions=10 --benchmark_enable_random_interleaving=true --benchmark_min_time=0.02 \
+    --benchmark_format=json --benchmark_out="$out/device-${n}cpu-exchange.json" >> "$out/runs.log" 2>&1
+echo "device-${n}cpu-exchange: exit $? after $((SECONDS - start)) s (deadline 15 s)" | tee -a "$out/runs.log"
 exit 0  # each run's status is in runs.log

@@ -19,9 +19,9 @@ void queue_push_pop(benchmark::State& state) {
     std::uint64_t v = 0, out = 0;
     for (auto _ : state) {
         std::uint64_t x = v++;
-        if (!q.try_push(std::move(x))) state.SkipWithError("push failed on an empty queue");
+        if (!q.try_push(std::move(x))) state.SkipWithError("failed: push on an empty queue");
         (void)qmesh::flush(q);
-        if (!q.try_pop(out)) state.SkipWithError("pop failed after a flushed push");
+        if (!q.try_pop(out)) state.SkipWithError("failed: pop after a flushed push");
         qmesh::consumer_flush(q);
         benchmark::DoNotOptimize(out);
     }
