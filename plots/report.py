@@ -62,7 +62,8 @@ TABLE_FIELDS = [("real_time", "real_time (ns)"), ("p50_ns", "p50 (ns)"), ("p90_n
                 ("stream_msgs_per_s", "stream msgs/s"), ("write_fraction", "write fraction"),
                 ("virtual_cores", "virtual cores"), ("poll_ns", "poll (ns)"),
                 ("pair_bytes", "pair bytes"), ("bell_bytes", "bell bytes"),
-                ("turns", "turns"), ("idle_turns", "idle turns"), ("busy_tasks", "busy tasks"),
+                ("turns", "turns"), ("idle_turns", "idle turns"), ("busy_share", "busy share"),
+                ("deferred", "deferred"), ("busy_tasks", "busy tasks"),
                 ("idle_poll_us", "idle poll (µs)"), ("sleeps", "sleeps")]
 # Text configuration columns, shown when any entry of the suite has the field.
 TEXT_FIELDS = [("design", "design"), ("receiver_state", "receivers"), ("polling", "polling"),

@@ -633,6 +633,7 @@ auto burst_request(std::atomic<bool>& go, std::atomic<bool>& pushed, std::size_t
 struct inline_quota_run {
     std::vector<std::size_t> at;
     std::vector<std::size_t> order;
+    std::uint64_t deferred = 0;  // reactor 0's count
 };
 inline_quota_run run_inline_quota(std::size_t quota, std::size_t window, std::size_t queued) {
     std::atomic<bool> abort{false};
@@ -677,6 +678,7 @@ inline_quota_run run_inline_quota(std::size_t quota, std::size_t window, std::si
         co_await std::move(extra);
     });
     EXPECT_EQ(ran, queued);
+    r.deferred = mesh.core_stats(0).deferred;
     return r;
 }
 
@@ -691,6 +693,10 @@ TEST(smp, inline_continuations_stop_at_the_task_quota_and_the_rest_keep_reply_or
         std::vector<std::size_t> in_order(window + 1);
         for (std::size_t i = 0; i <= window; ++i) in_order[i] = i;
         EXPECT_EQ(r.order, in_order) << "quota " << quota;
+        // The burst's replies past the quota were deferred, and so was the
+        // extra request's if it came back before they had run.
+        EXPECT_GE(r.deferred, window - quota) << "quota " << quota;
+        EXPECT_LE(r.deferred, window - quota + 1) << "quota " << quota;
     }
 }
 
@@ -749,6 +755,39 @@ TEST(smp, inline_continuations_resume_once_the_deferred_ones_have_run_though_tas
         EXPECT_LT(t[quota - 1], t[quota]) << "burst " << b << ": reply " << quota << " ran inline past the quota, or "
                                           << "replies 0.." << quota - 1 << " were deferred";
         EXPECT_TRUE(std::is_sorted(t.begin(), t.end())) << "burst " << b;
+    }
+}
+
+// time_turns splits each reactor's loop into busy turns and the rest.
+// Reactor 0 spends 30 ms in one task, then sends core 1 one request; core 1
+// has nothing to do meanwhile. So reactor 0's loop is mostly busy and core
+// 1's mostly idle, whatever the machine's speed (a reactor descheduled
+// while it waits loses idle time, not busy time). Without time_turns,
+// nothing is counted.
+TEST(smp, time_turns_counts_the_loop_time_of_busy_turns) {
+    for (const bool timed : {true, false}) {
+        auto cfg = two_cores(8, 8);
+        cfg.time_turns = timed;
+        rt::smp<ff_ring_kind> mesh(cfg);
+        mesh.run([&]() -> rt::future<> {
+            spin_for(std::chrono::milliseconds(30));
+            co_await mesh.submit_to(1, [] { return 1; }).discard_result();
+        });
+        const rt::core_counters& c0 = mesh.core_stats(0);
+        const rt::core_counters& c1 = mesh.core_stats(1);
+        if (!timed) {
+            EXPECT_EQ(c0.busy_ticks + c0.loop_ticks + c1.busy_ticks + c1.loop_ticks, 0u);
+            continue;
+        }
+        for (const auto* c : {&c0, &c1}) {
+            EXPECT_GT(c->busy_ticks, 0u);  // core 1 took a request, reactor 0 ran tasks
+            EXPECT_LE(c->busy_ticks, c->loop_ticks);
+        }
+        const auto share = [](const rt::core_counters& c) {
+            return static_cast<double>(c.busy_ticks) / static_cast<double>(c.loop_ticks);
+        };
+        EXPECT_GT(share(c0), 0.5) << "the 30 ms task was not counted busy";
+        EXPECT_LT(share(c1), 0.5) << "core 1's idle turns were counted busy";
     }
 }
 

@@ -123,6 +123,7 @@ mesh_result measure_mesh(const mesh_params& p) {
     cfg.yield_when_idle = p.oversubscribed;
     cfg.poll = p.poll;
     cfg.latency_sample_every = p.sample_every;
+    cfg.time_turns = true;  // busy_share: one clock read per reactor turn
     p.setup.apply(cfg);
 
     std::vector<mesh_core_stats> pc(n);

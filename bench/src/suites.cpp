@@ -245,6 +245,12 @@ json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_st
     e["turns"] = r.cores.turns;
     e["idle_turns"] = r.cores.idle_turns;
     e["sleeps"] = r.cores.sleeps;
+    e["deferred"] = r.cores.deferred;
+    // The share of the reactors' loop time (all cores pooled) in turns that
+    // had work: with idle_turns, whether the cores wait on each other or
+    // are kept busy.
+    if (r.cores.loop_ticks > 0)
+        e["busy_share"] = static_cast<double>(r.cores.busy_ticks) / static_cast<double>(r.cores.loop_ticks);
     if (state == mesh_state::busy) e["busy_tasks"] = r.busy_tasks;
     if (r.ok) e["finished_s"] = r.finished_s;
     put_mesh_record(e, r.mesh);

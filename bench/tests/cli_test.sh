@@ -184,6 +184,11 @@ for name, w in want.items():
     assert e["iterations"] == e["completed"] - (e["threads"] - 1) > 0, e
     # Busy-polling reactors never park.
     assert e["idle_policy"] == "busy-poll" and e["sleeps"] == 0, e
+    # The loops' time in busy turns (the mesh suite times its turns), and
+    # continuations deferred past the inline quota: counts, never more than
+    # the replies.
+    assert 0 < e["busy_share"] <= 1, e
+    assert isinstance(e["deferred"], int) and 0 <= e["deferred"] <= e["completed"], e
 # One repetition: no spread and no interval claimed (there was a 0 and a zero-width one).
 for e in d["benchmarks"]:
     if e.get("aggregate_name") == "median":

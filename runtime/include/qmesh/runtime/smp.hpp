@@ -188,6 +188,11 @@ struct smp_config {
     std::size_t flush_max_turns = 16;  // at least 1
     numa_placement placement = numa_placement::receiver;
     unsigned latency_sample_every = 64;  // time one submit_to in this many (0: none), on sample_clock
+    // Read a clock once per loop turn (turn_ticks, clock.hpp) to split each
+    // reactor's loop time into busy turns and the rest (core_counters::
+    // busy_ticks, loop_ticks). Off by default: a turn that finds nothing gets
+    // a read longer, and a message arriving then waits that much more.
+    bool time_turns = false;
     bool pin = true;                     // pin each reactor (hwloc) and verify
     bool yield_when_idle = false;        // sched_yield on idle turns (oversubscribed runs)
     // Idle turns in a row after which reactor 0 checks whether the mesh is
@@ -236,6 +241,15 @@ struct core_counters {
     std::uint64_t cpu_ns = 0;      // CPU time the reactor's thread used in its loop
     std::uint64_t wall_ns = 0;     // wall time of its loop
     std::uint64_t unhandled_failures = 0;  // failed futures its thread dropped unobserved in its loop
+    // Replies whose continuation joined the task queue instead of running in
+    // the poll (inline_replies), because the turn's inline quota was spent or
+    // an earlier continuation was still queued for that reason.
+    std::uint64_t deferred = 0;
+    // With time_turns: turn_ticks in turns that ran a task or found a message
+    // (each from the end of the turn before), and in the whole loop; their
+    // ratio is the share of the loop's time that had work. 0 without.
+    std::uint64_t busy_ticks = 0;
+    std::uint64_t loop_ticks = 0;
 };
 
 // Where the mesh's queues ended up, as the kernel reports it.
@@ -839,6 +853,9 @@ public:
             t.cpu_ns += c.cpu_ns;
             t.wall_ns += c.wall_ns;
             t.unhandled_failures += c.unhandled_failures;
+            t.deferred += c.deferred;
+            t.busy_ticks += c.busy_ticks;
+            t.loop_ticks += c.loop_ticks;
         }
         return t;
     }
@@ -1190,6 +1207,7 @@ private:
         if (cs.inline_left == 0 || deferring(cs)) {
             schedule(cont);
             cs.deferred_mark = local_tasks().pushed();
+            ++cs.counters.deferred;
             return;
         }
         --cs.inline_left;
@@ -1616,8 +1634,17 @@ private:
         if (start != nullptr) schedule_fn([start] { (*start)(); });
         const std::uint64_t cpu0 = thread_cpu_ns(), wall0 = detail::clock_ns();
         const std::uint64_t unhandled0 = local_unhandled_failures();
+        // time_turns: the end of the last turn; a busy turn adds the time
+        // since (the loop's own checks and parks fall to the turn after).
+        const std::uint64_t first_tick = cfg_.time_turns ? turn_ticks() : 0;
+        std::uint64_t last_tick = first_tick;
         for (;;) {
             const bool busy = turn(cs, me);
+            if (cfg_.time_turns) {
+                const std::uint64_t t = turn_ticks();
+                if (busy) cs.counters.busy_ticks += t - last_tick;
+                last_tick = t;
+            }
             // (S2) acquire: pairs with (S1).
             if (!cs.stopping_seen && stopping_.load(std::memory_order_acquire)) cs.stopping_seen = true;
             if (cs.stopping_seen && !cs.quiesced && cs.total_inflight == 0 && nothing_pending(cs)) {
@@ -1656,6 +1683,7 @@ private:
         }
         cs.counters.cpu_ns = thread_cpu_ns() - cpu0;
         cs.counters.wall_ns = detail::clock_ns() - wall0;
+        cs.counters.loop_ticks = last_tick - first_tick;
         // Only an aborted loop leaves tasks (every other exit waits for an
         // empty queue). They never run: disposed of here, while this thread
         // is still this core's reactor, a failed future one of them held is
