@@ -21,8 +21,9 @@
 // serves as many) over manual time: the slower core's, from a common start
 // to its last reply. Each iteration pins two threads: to the first PU this
 // process may use and to the first on another core (pick_pair; the label
-// names them and how they relate); it skips with an error without two PUs. The host's speed moves between
-// runs, so compare transports within one run, repetitions interleaved:
+// names them and how they relate); it skips with an error without two PUs.
+// The host's speed moves between runs, so compare transports within one
+// run, repetitions interleaved:
 //   qmesh_micro --benchmark_filter=exchange --benchmark_repetitions=15
 //               --benchmark_enable_random_interleaving=true
 #include <benchmark/benchmark.h>
