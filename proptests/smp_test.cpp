@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -606,8 +607,9 @@ TEST(smp, a_replys_continuation_runs_in_the_poll_that_took_it_or_queues_when_tol
     EXPECT_EQ(tasks_run_before_the_reply(false, queued), queued) << "scheduled: it jumped the queue";
 }
 
-// Inline continuations are bounded by the task quota. Reactor 0 sends
-// `window` requests, then queues `queued` tasks and runs `quota` a turn. Its
+// Inline continuations are bounded by the reply quota. Reactor 0 sends
+// `window` requests, then queues `queued` tasks and runs `quota` a turn
+// (task_quota, and reply_quota `reply_quota`: `quota` unless given). Its
 // first task lets core 1 answer and waits until core 1 has pushed every
 // reply (the last function schedules the signal on core 1, which runs only
 // after that reply is pushed), so one poll takes them all. The first `quota`
@@ -635,11 +637,13 @@ struct inline_quota_run {
     std::vector<std::size_t> order;
     std::uint64_t deferred = 0;  // reactor 0's count
 };
-inline_quota_run run_inline_quota(std::size_t quota, std::size_t window, std::size_t queued) {
+inline_quota_run run_inline_quota(std::size_t quota, std::size_t window, std::size_t queued,
+                                  std::optional<std::size_t> reply_quota = std::nullopt) {
     std::atomic<bool> abort{false};
     bench::watchdog dog{abort, std::chrono::minutes(1)};
     rt::smp_config c = aborted_by(two_cores(window + 1, window + 1), abort);
     c.task_quota = quota;
+    c.reply_quota = reply_quota.value_or(quota);
     rt::smp<ff_ring_kind> mesh(c);
     std::atomic<bool> go{false}, pushed{false};
     std::size_t ran = 0;
@@ -682,7 +686,7 @@ inline_quota_run run_inline_quota(std::size_t quota, std::size_t window, std::si
     return r;
 }
 
-TEST(smp, inline_continuations_stop_at_the_task_quota_and_the_rest_keep_reply_order) {
+TEST(smp, inline_continuations_stop_at_the_reply_quota_and_the_rest_keep_reply_order) {
     constexpr std::size_t window = 8, queued = 1'000'000;
     for (const std::size_t quota : {1u, 3u}) {
         const inline_quota_run r = run_inline_quota(quota, window, queued);
@@ -700,6 +704,23 @@ TEST(smp, inline_continuations_stop_at_the_task_quota_and_the_rest_keep_reply_or
     }
 }
 
+// With no reply quota (the default) a poll runs the continuation of every
+// reply it takes, however few tasks a turn runs: the task quota (1 here)
+// does not throttle replies. Under the old rule (the task quota bounded them
+// too) the burst's replies past the first were deferred, and in a mesh of
+// many sources every reply was, once one poll had taken more than the quota
+// (runtime/README.md, "The reply quota").
+TEST(smp, without_a_reply_quota_every_reply_a_poll_takes_runs_inline) {
+    constexpr std::size_t window = 8, queued = 1'000'000;
+    const inline_quota_run r = run_inline_quota(1, window, queued, 0);
+    for (std::size_t i = 0; i < window; ++i)
+        EXPECT_LT(r.at[i], queued) << "reply " << i << " waited behind the queued tasks";
+    std::vector<std::size_t> in_order(window + 1);
+    for (std::size_t i = 0; i <= window; ++i) in_order[i] = i;
+    EXPECT_EQ(r.order, in_order);
+    EXPECT_EQ(r.deferred, 0u);
+}
+
 // The deferral ends once the deferred continuations have run, not when the
 // task queue is next empty: on a core whose tasks reschedule themselves (the
 // mesh suite's busy receivers) it never is. Reactor 0 runs such a ticker, 3
@@ -712,6 +733,7 @@ std::array<std::vector<std::uint64_t>, 2> ticks_seen_by_two_bursts(std::size_t q
     bench::watchdog dog{abort, std::chrono::minutes(1)};
     rt::smp_config c = aborted_by(two_cores(window, window), abort);
     c.task_quota = quota;
+    c.reply_quota = quota;
     rt::smp<ff_ring_kind> mesh(c);
     std::atomic<bool> go{false}, pushed{false};
     std::uint64_t ticks = 0;

@@ -160,13 +160,23 @@ struct smp_config {
     // and frees the request in one step, with no trip through the task
     // queue and the rest of the turn (measured side by side on 2 cores:
     // runtime/README.md). Such continuations jump the task queue, up to
-    // task_quota of them in one turn's poll; the next are scheduled, and
+    // reply_quota of them in one turn's poll; the next are scheduled, and
     // until the last of those has run so are later ones, so they run in
-    // reply order and no poll runs more than task_quota continuations. false: the
-    // continuation is scheduled like any other (FIFO behind the tasks already
-    // queued), as Seastar's smp queue does. Either way a continuation that
-    // resolves further futures schedules theirs: nothing nests deeper than one.
+    // reply order. false: the continuation is scheduled like any other (FIFO
+    // behind the tasks already queued), as Seastar's smp queue does. Either
+    // way a continuation that resolves further futures schedules theirs:
+    // nothing nests deeper than one.
     bool inline_replies = true;
+    // Continuations a turn's poll runs inline (inline_replies) before it
+    // schedules the rest. 0: no count of its own; the poll's budget bounds
+    // them, as it bounds the requests' functions a poll runs (poll_budget
+    // per queue, so at most poll_budget x (N - 1) a turn). A cap below what
+    // a poll takes throttles the mesh: past it every reply is scheduled
+    // until the scheduled ones have run (reply order), the task quota then
+    // resumes at most task_quota waiting submitters a turn, and the rest of
+    // the window waits in the task queue instead of in flight
+    // (runtime/README.md, "The reply quota").
+    std::size_t reply_quota = 0;
     polling poll = polling::scan;      // how a core finds work among its queues (see the header)
     idle_policy idle = idle_policy::busy_poll;
     std::size_t idle_turns_before_sleep = 256;  // empty turns before a sleeping reactor parks ...
@@ -242,7 +252,7 @@ struct core_counters {
     std::uint64_t wall_ns = 0;     // wall time of its loop
     std::uint64_t unhandled_failures = 0;  // failed futures its thread dropped unobserved in its loop
     // Replies whose continuation joined the task queue instead of running in
-    // the poll (inline_replies), because the turn's inline quota was spent or
+    // the poll (inline_replies), because the turn's reply_quota was spent or
     // an earlier continuation was still queued for that reason.
     std::uint64_t deferred = 0;
     // With time_turns: turn_ticks in turns that ran a task or found a message
@@ -982,9 +992,10 @@ private:
         bool quiesced = false;
         bool ring_full_seen = false;  // a send found its ring full since the last retry_waiting
         // inline_replies: continuations this turn's poll may still run
-        // inline; and the place of the last one scheduled instead because
-        // the quota ran out (task_queue::pushed() once it was in). Until the
-        // FIFO has taken it (deferring()), later ones queue behind it.
+        // inline (reply_quota; no limit: SIZE_MAX); and the place of the
+        // last one scheduled instead because the quota ran out
+        // (task_queue::pushed() once it was in). Until the FIFO has taken it
+        // (deferring()), later ones queue behind it.
         std::size_t inline_left = 0;
         std::uint64_t deferred_mark = 0;
     };
@@ -1177,7 +1188,7 @@ private:
         return k;
     }
 
-    // A continuation deferred past the inline quota has yet to run (the
+    // A continuation deferred past the reply quota has yet to run (the
     // task queue is FIFO, so it has run once the queue has taken as many
     // tasks as it held with it). Not "the queue is not empty": a core whose
     // tasks reschedule themselves never empties it.
@@ -1202,7 +1213,7 @@ private:
             schedule(cont);
             return;
         }
-        // This turn's inline quota is spent, or an earlier continuation is
+        // This turn's reply quota is spent, or an earlier continuation is
         // still queued for that reason: behind it, in reply order.
         if (cs.inline_left == 0 || deferring(cs)) {
             schedule(cont);
@@ -1444,7 +1455,7 @@ private:
     // One reactor turn: tasks, polls, flushes. True if it did anything.
     bool turn(core_state& cs, unsigned me) noexcept {
         const std::size_t ran = run_tasks(cfg_.task_quota);
-        cs.inline_left = cfg_.task_quota;
+        cs.inline_left = cfg_.reply_quota != 0 ? cfg_.reply_quota : std::numeric_limits<std::size_t>::max();
         const bool found = poll(cs, me);
         const bool busy = ran != 0 || found;
         if (!cs.dirty.empty() && (cfg_.flush_on_poll || !busy || ++cs.held_turns >= cfg_.flush_max_turns)) {
