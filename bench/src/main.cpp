@@ -40,6 +40,9 @@ commands:
                                   (default) or sleep (parks; a sender wakes it)
       [--idle-poll US]            with --idle sleep: how long a reactor polls on, after 256
                                   empty turns, before it parks (default 200; 0: at once)
+      [--reply-quota N]           submit, mesh, kv: continuations of replies a reactor's poll
+                                  runs inline before it queues the rest as tasks (default 0:
+                                  every reply the poll takes)
       [--out FILE]                result file (default: results/<host>-<date>-<sha>-<suites>.json)
   verify --queue Q [--seconds S] [--seed N]
                                 correctness of one queue: concurrent stress rounds, then the

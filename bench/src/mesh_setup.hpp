@@ -1,6 +1,6 @@
-// bench/src/mesh_setup.hpp: what `qmesh run --numa`, `--idle` and `--idle-poll` set on
-// every mesh a run builds (the submit, mesh and kv suites), and how an entry
-// records it.
+// bench/src/mesh_setup.hpp: what `qmesh run --numa`, `--idle`, `--idle-poll` and
+// `--reply-quota` set on every mesh a run builds (the submit, mesh and kv
+// suites), and how an entry records it.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -25,11 +25,15 @@ struct mesh_setup {
     // sleep: how long a reactor polls on, after its empty turns, before it
     // parks (0: at once).
     std::chrono::microseconds idle_poll = rt::smp_config{}.idle_poll_time;
+    // Continuations of replies a turn's poll runs inline before it schedules
+    // the rest (0: as many as the poll takes; smp_config::reply_quota).
+    std::size_t reply_quota = rt::smp_config{}.reply_quota;
 
     void apply(rt::smp_config& c) const noexcept {
         c.placement = placement;
         c.idle = idle;
         c.idle_poll_time = idle_poll;
+        c.reply_quota = reply_quota;
     }
 };
 
@@ -46,16 +50,17 @@ inline std::optional<rt::idle_policy> parse_idle(std::string_view s) noexcept {
 
 // What a measurement's mesh ran with, read back from the mesh (not from
 // the options: an entry says what was done, not what was asked): its idle
-// policy (with its poll time when it sleeps), and where its queues went as
-// the kernel reports it.
+// policy (with its poll time when it sleeps), its reply quota, and where its
+// queues went as the kernel reports it.
 struct mesh_record {
     rt::idle_policy idle = rt::idle_policy::busy_poll;
     std::chrono::microseconds idle_poll{0};
+    std::size_t reply_quota = 0;
     rt::numa_report numa;
 };
 template <class M>
 mesh_record record_of(const M& mesh) {
-    return {mesh.config().idle, mesh.config().idle_poll_time, mesh.numa()};
+    return {mesh.config().idle, mesh.config().idle_poll_time, mesh.config().reply_quota, mesh.numa()};
 }
 
 // A mesh's idle policy, and its poll time when it sleeps (a busy-polling
@@ -73,6 +78,7 @@ void put_idle(Json& j, rt::idle_policy idle, std::chrono::microseconds poll) {
 template <class Json>
 void put_mesh_record(Json& e, const mesh_record& r) {
     put_idle(e, r.idle, r.idle_poll);
+    e["reply_quota"] = r.reply_quota;
     e["numa"] = {{"placement", std::string(rt::to_string(r.numa.placement))},
                  {"applied", r.numa.applied},
                  {"queues", r.numa.queues},

@@ -185,6 +185,9 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
             o.setup.idle_poll = std::chrono::microseconds(
                 parse_count(value(), "--idle-poll (microseconds)", 0, max_idle_poll_us));
             have_idle_poll = true;
+        } else if (a == "--reply-quota") {
+            o.setup.reply_quota = parse_count(value(), "--reply-quota", 0, max_reply_quota);
+            have_setup = true;
         } else if (a == "--quick") {
             o.quick = true;
         } else if (a == "--oversubscribe") {
@@ -214,7 +217,7 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
         throw usage_error("--window applies to the mesh suite, which is not among those asked for");
     if (have_setup && seen_suites.count("submit") == 0 && seen_suites.count("mesh") == 0 &&
         seen_suites.count("kv") == 0)
-        throw usage_error("--numa and --idle apply to the suites that build meshes (submit, mesh, kv), "
+        throw usage_error("--numa, --idle and --reply-quota apply to the suites that build meshes (submit, mesh, kv), "
                           "none of which is among those asked for");
     if (have_idle_poll && o.setup.idle != rt::idle_policy::sleep)
         throw usage_error("--idle-poll applies to --idle sleep (a busy-polling reactor never parks)");

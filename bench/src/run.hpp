@@ -27,6 +27,9 @@ inline constexpr unsigned max_mesh_window = 4096;
 inline constexpr unsigned max_bracket_tolerance_pct = 1000, max_bracket_attempts = 20;
 // --idle-poll: up to a minute; longer never parks in any run worth having.
 inline constexpr unsigned max_idle_poll_us = 60'000'000;
+// --reply-quota: up to 2^20, above what any poll takes (64 from each of at
+// most 1919 sources).
+inline constexpr unsigned max_reply_quota = 1u << 20;
 
 struct run_options {
     std::vector<std::string> suites;
@@ -43,8 +46,8 @@ struct run_options {
     // many measurements in all (bracket.hpp).
     double bracket_tolerance = default_bracket_tolerance;
     unsigned bracket_attempts = default_bracket_attempts;
-    // submit, mesh, kv: NUMA placement and idle policy of every mesh built
-    // (--numa, --idle; entries record them).
+    // submit, mesh, kv: NUMA placement, idle policy and reply quota of every
+    // mesh built (--numa, --idle, --reply-quota; entries record them).
     mesh_setup setup;
     std::string out;         // path of the result file (a symbolic link given: where it points)
     std::string out_shown;   // --out as given (a link's name, not its target); empty without --out

@@ -146,6 +146,13 @@ class CompareTest(unittest.TestCase):
         self.assertEqual(status, 0, out)
         self.assertIn("note: A and B ran their meshes differently (idle poll time unrecorded "
                       "vs 0 us)", out)
+        # A file from before the reply quota was recorded ran the task quota's, 64.
+        unquoted = self.write("unquoted.json", reply_quota=0)
+        status, out = run_in_process(full, unquoted)
+        self.assertEqual(status, 0, out)
+        self.assertIn("note: A and B ran their meshes differently (reply quota 64 vs 0)", out)
+        status, out = run_in_process(unquoted, self.write("quoted.json", reply_quota=0))
+        self.assertNotIn("ran their meshes differently", out)
 
     def test_threshold(self):
         a = self.write("a.json")
