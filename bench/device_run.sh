@@ -4,20 +4,24 @@
 # and every shared library they need (the dynamic loader too) into .device/;
 # carry .device and run `bash .device/device_run.sh` from the repository root.
 # It writes under $OUT (default: ./device-out) the machine's topology, then
-# four runs, most important first, each under its own deadline (a run
+# six runs, most important first, each under its own deadline (a run
 # stopped by its deadline writes what it measured, marked "interrupted";
 # repetitions go round-robin, so it loses repetitions, not configurations):
-#   1. floor, submit, mesh (N = 2, 4, 8, ... every core; idle under both
-#      polling strategies, busy and fan-in) and pollscale, over the best
-#      lock-free queues and the locking baselines, 5 repetitions;
-#   2. pingpong over every registered queue, 3 repetitions;
-#   3. the mesh again with sleeping reactors (--idle sleep), 3 repetitions;
-#   4. qmesh_micro's exchange: a request's transport by pointer or by value
+#   1, 2. the mesh (N = 2, 4, 8, ... every core; idle under both polling
+#      strategies, busy and fan-in) over seastar, batched, fastforward and
+#      the inbox at windows 16 and 64, 3 repetitions: first with the reply
+#      quota of before 2026-12-05 (--reply-quota 64, the task quota), then
+#      with the default (none), the same binary back to back;
+#   3. floor, submit, mesh and pollscale, over the best lock-free queues and
+#      the locking baselines, 5 repetitions;
+#   4. pingpong over every registered queue, 3 repetitions;
+#   5. the mesh again with sleeping reactors (--idle sleep), 2 repetitions;
+#   6. qmesh_micro's exchange: a request's transport by pointer or by value
 #      between two cores, 10 repetitions interleaved.
 # Sized to finish in under 5 minutes on 16 cores (the deadlines add up to
 # 290 s). Each result file is gzipped (the lent machine sends back at most 8
 # files of 16 MiB); runs.log holds their output and exit statuses.
-# QMESH_DEVICE_ARGS replaces all four with one run of those arguments.
+# QMESH_DEVICE_ARGS replaces all six with one run of those arguments.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-./device-out}
@@ -47,11 +51,17 @@ if [ -n "${QMESH_DEVICE_ARGS:-}" ]; then
     timed 280 "device-${n}cpu" $QMESH_DEVICE_ARGS
     exit 0  # each run's status is in runs.log
 fi
+# 1, 2: whether replies' continuations past a quota of 64 a poll (every
+# reply past it, once one poll has taken more: runtime/README.md, "The reply
+# quota") held the mesh back at N = 16.
+ab=(--suite mesh --queues seastar,batched,fastforward,inbox --window 16,64 --reps 3)
+timed 40 "device-${n}cpu-rq64" "${ab[@]}" --reply-quota 64
+timed 40 "device-${n}cpu-rq0" "${ab[@]}"
 best=seastar,batched,fastforward,lamport,cached,boost_spsc,moodycamel_rwq
-timed 180 "device-${n}cpu-main" --suite floor,submit,mesh,pollscale --queues "$best,inbox,mutex,spin" --reps 5
-timed 45 "device-${n}cpu-pingpong" --suite pingpong --reps 3
-timed 50 "device-${n}cpu-sleep" --suite mesh --queues seastar,fastforward,inbox --reps 3 --idle sleep
-# 4. A request's transport by pointer or by value, two cores, without the
+timed 160 "device-${n}cpu-main" --suite floor,submit,mesh,pollscale --queues "$best,inbox,mutex,spin" --reps 5
+timed 15 "device-${n}cpu-pingpong" --suite pingpong --reps 3
+timed 20 "device-${n}cpu-sleep" --suite mesh --queues seastar,fastforward,inbox --reps 2 --idle sleep
+# 6. A request's transport by pointer or by value, two cores, without the
 # runtime (bench/micro/exchange.cpp): Google Benchmark's JSON, not ours.
 start=$SECONDS
 timeout -s TERM -k 5 15 "$loader" --library-path "$here/lib" "$here/qmesh_micro" --benchmark_filter=exchange \
