@@ -20,7 +20,8 @@
 #      between two cores, 10 repetitions interleaved.
 # Sized to finish in under 5 minutes on 16 cores (the deadlines add up to
 # 290 s). Each result file is gzipped (the lent machine sends back at most 8
-# files of 16 MiB); runs.log holds their output and exit statuses.
+# files of 16 MiB: topo.json, runs.log and six results); runs.log holds the
+# readable topology, then the runs' output and exit statuses.
 # QMESH_DEVICE_ARGS replaces all six with one run of those arguments.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -44,7 +45,9 @@ timed() {
 }
 
 "${qmesh_cmd[@]}" topo --json > "$out/topo.json"
-"${qmesh_cmd[@]}" topo > "$out/topo.txt"
+# The readable topology heads runs.log: a file of its own would be the
+# ninth, and the lent machine sends back eight.
+"${qmesh_cmd[@]}" topo > "$out/runs.log"
 n=$(nproc)
 if [ -n "${QMESH_DEVICE_ARGS:-}" ]; then
     # shellcheck disable=SC2086
