@@ -495,6 +495,24 @@ class ReportTest(unittest.TestCase):
         self.assertEqual((other["idle"], other["idle poll (µs)"], other["sleeps"]),
                          ("busy-poll", "-", "0"))
 
+    def test_mesh_table_shows_the_reply_quota_only_when_a_mesh_had_one(self):
+        doc = fixtures.make_result(mesh_v2=True)
+        for e in doc["benchmarks"]:
+            if e.get("suite") == "mesh":
+                e["reply_quota"] = 0
+        known = set(report.qr.load_schema()["properties"]["benchmarks"]["items"]["properties"])
+        header, _ = report.suite_table(report.qr.runs(doc, "mesh"), known)
+        self.assertNotIn("reply quota", header)
+        # One run capped its replies' continuations (qmesh run --reply-quota 64).
+        capped = "mesh/lamport/idle/scan/n2"
+        for e in doc["benchmarks"]:
+            if e.get("run_name") == capped:
+                e["reply_quota"] = 64
+        header, rows = report.suite_table(report.qr.runs(doc, "mesh"), known)
+        row = {r[0]: dict(zip(header, r)) for r in rows}
+        self.assertEqual(row[capped]["reply quota"], "64")
+        self.assertEqual(row["mesh/lamport/busy/scan/n2"]["reply quota"], "0")
+
     def test_mesh_table_shows_where_the_queues_went_only_where_placement_applied(self):
         doc = fixtures.make_result(mesh_v2=True)
         placed = "mesh/lamport/idle/scan/n2"
