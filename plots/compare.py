@@ -304,13 +304,14 @@ def main(argv=None) -> int:
               f"the build's")
     if ca["quick"] != cb["quick"]:
         print("note: one of A and B is a --quick run: their workloads differ")
-    # qmesh run --idle, --idle-poll, --numa, --reply-quota: set on every mesh (submit, mesh,
-    # kv). Files from before they were recorded ran the defaults (the reply quota then was the
-    # task quota, 64); a poll time exists only for sleep.
+    # qmesh run --idle, --idle-poll, --numa, --reply-quota, --poll-budget: set on every mesh
+    # (submit, mesh, kv). Files from before they were recorded ran the defaults (the reply
+    # quota then was the task quota, 64); a poll time exists only for sleep.
     setup = [f"{what} {a} vs {b}" for what, a, b in (
         ("idle policy", ca.get("idle_policy", "busy-poll"), cb.get("idle_policy", "busy-poll")),
         ("idle poll time", _poll_time(ca), _poll_time(cb)),
         ("reply quota", ca.get("reply_quota", 64), cb.get("reply_quota", 64)),
+        ("poll budget", ca.get("poll_budget", 64), cb.get("poll_budget", 64)),
         ("NUMA placement", ca.get("numa", {}).get("placement", "receiver"),
          cb.get("numa", {}).get("placement", "receiver"))) if a != b and None not in (a, b)]
     if setup:

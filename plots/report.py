@@ -65,7 +65,7 @@ TABLE_FIELDS = [("real_time", "real_time (ns)"), ("p50_ns", "p50 (ns)"), ("p90_n
                 ("turns", "turns"), ("idle_turns", "idle turns"), ("busy_share", "busy share"),
                 ("deferred", "deferred"), ("busy_tasks", "busy tasks"),
                 ("idle_poll_us", "idle poll (µs)"), ("sleeps", "sleeps"),
-                ("reply_quota", "reply quota")]
+                ("reply_quota", "reply quota"), ("poll_budget", "poll budget")]
 # Text configuration columns, shown when any entry of the suite has the field.
 TEXT_FIELDS = [("design", "design"), ("receiver_state", "receivers"), ("polling", "polling"),
                ("idle_policy", "idle")]
@@ -73,9 +73,10 @@ TEXT_FIELDS = [("design", "design"), ("receiver_state", "receivers"), ("polling"
 # is not busy-poll (qmesh run --idle sleep), so busy-polling results keep their tables as they
 # were. Parks are shown for a sleeping run even when it never parked: 0 is a finding there.
 SLEEP_ONLY = ("idle_policy", "sleeps")
-# Likewise the meshes' reply quota (qmesh run --reply-quota): shown when some entry ran with
-# one (0, the default, runs every reply a poll takes inline).
-QUOTA_ONLY = ("reply_quota",)
+# Likewise the meshes' reply quota and poll budget (qmesh run --reply-quota, --poll-budget):
+# shown when some entry ran with other than the defaults (0: every reply a poll takes runs
+# inline; 64 messages a poll from one queue).
+MESH_DEFAULTS = {"reply_quota": 0, "poll_budget": 64}
 INVALID_COLOR = "tab:red"
 # Short codes for hwloc pair relations in heatmap cells too small for the full name.
 RELATION_CODES = {"same-pu": "=", "smt": "S", "shared-l2": "L2", "shared-l3": "L3",
@@ -1445,10 +1446,11 @@ def suite_table(runs: list, known_fields: set) -> tuple[list, list]:
     placed = any(isinstance(e.get("numa"), dict) and e["numa"].get("applied")
                  for r in runs for e in r.entries)
     slept = any(e.get("idle_policy", "busy-poll") != "busy-poll" for r in runs for e in r.entries)
-    quota = any(e.get("reply_quota", 0) != 0 for r in runs for e in r.entries)
+    tuned = {f for f, d in MESH_DEFAULTS.items()
+             if any(e.get(f, d) != d for r in runs for e in r.entries)}
 
     def shown(f):
-        return (slept or f not in SLEEP_ONLY) and (quota or f not in QUOTA_ONLY) and \
+        return (slept or f not in SLEEP_ONLY) and (f in tuned or f not in MESH_DEFAULTS) and \
             any(f in e for r in runs for e in r.entries)
     fields = [(f, lab) for f, lab in TABLE_FIELDS if shown(f)]
     extras = sorted({k for r in runs for e in r.entries for k, v in e.items()

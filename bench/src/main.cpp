@@ -43,6 +43,8 @@ commands:
       [--reply-quota N]           submit, mesh, kv: continuations of replies a reactor's poll
                                   runs inline before it queues the rest as tasks (default 0:
                                   every reply the poll takes)
+      [--poll-budget N]           submit, mesh, kv: messages a reactor's poll takes from one
+                                  queue (default 64)
       [--out FILE]                result file (default: results/<host>-<date>-<sha>-<suites>.json)
   verify --queue Q [--seconds S] [--seed N]
                                 correctness of one queue: concurrent stress rounds, then the

@@ -1,6 +1,6 @@
-// bench/src/mesh_setup.hpp: what `qmesh run --numa`, `--idle`, `--idle-poll` and
-// `--reply-quota` set on every mesh a run builds (the submit, mesh and kv
-// suites), and how an entry records it.
+// bench/src/mesh_setup.hpp: what `qmesh run --numa`, `--idle`, `--idle-poll`,
+// `--reply-quota` and `--poll-budget` set on every mesh a run builds (the
+// submit, mesh and kv suites), and how an entry records it.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -28,12 +28,15 @@ struct mesh_setup {
     // Continuations of replies a turn's poll runs inline before it schedules
     // the rest (0: as many as the poll takes; smp_config::reply_quota).
     std::size_t reply_quota = rt::smp_config{}.reply_quota;
+    // Messages a poll takes from one queue (smp_config::poll_budget).
+    std::size_t poll_budget = rt::smp_config{}.poll_budget;
 
     void apply(rt::smp_config& c) const noexcept {
         c.placement = placement;
         c.idle = idle;
         c.idle_poll_time = idle_poll;
         c.reply_quota = reply_quota;
+        c.poll_budget = poll_budget;
     }
 };
 
@@ -50,17 +53,19 @@ inline std::optional<rt::idle_policy> parse_idle(std::string_view s) noexcept {
 
 // What a measurement's mesh ran with, read back from the mesh (not from
 // the options: an entry says what was done, not what was asked): its idle
-// policy (with its poll time when it sleeps), its reply quota, and where its
-// queues went as the kernel reports it.
+// policy (with its poll time when it sleeps), its reply quota and poll
+// budget, and where its queues went as the kernel reports it.
 struct mesh_record {
     rt::idle_policy idle = rt::idle_policy::busy_poll;
     std::chrono::microseconds idle_poll{0};
     std::size_t reply_quota = 0;
+    std::size_t poll_budget = 0;
     rt::numa_report numa;
 };
 template <class M>
 mesh_record record_of(const M& mesh) {
-    return {mesh.config().idle, mesh.config().idle_poll_time, mesh.config().reply_quota, mesh.numa()};
+    const rt::smp_config& c = mesh.config();
+    return {c.idle, c.idle_poll_time, c.reply_quota, c.poll_budget, mesh.numa()};
 }
 
 // A mesh's idle policy, and its poll time when it sleeps (a busy-polling
@@ -79,6 +84,7 @@ template <class Json>
 void put_mesh_record(Json& e, const mesh_record& r) {
     put_idle(e, r.idle, r.idle_poll);
     e["reply_quota"] = r.reply_quota;
+    e["poll_budget"] = r.poll_budget;
     e["numa"] = {{"placement", std::string(rt::to_string(r.numa.placement))},
                  {"applied", r.numa.applied},
                  {"queues", r.numa.queues},

@@ -188,6 +188,9 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
         } else if (a == "--reply-quota") {
             o.setup.reply_quota = parse_count(value(), "--reply-quota", 0, max_reply_quota);
             have_setup = true;
+        } else if (a == "--poll-budget") {
+            o.setup.poll_budget = parse_count(value(), "--poll-budget", 1, max_poll_budget);
+            have_setup = true;
         } else if (a == "--quick") {
             o.quick = true;
         } else if (a == "--oversubscribe") {
@@ -217,8 +220,8 @@ run_options parse_run_options(const std::vector<std::string>& args, const std::s
         throw usage_error("--window applies to the mesh suite, which is not among those asked for");
     if (have_setup && seen_suites.count("submit") == 0 && seen_suites.count("mesh") == 0 &&
         seen_suites.count("kv") == 0)
-        throw usage_error("--numa, --idle and --reply-quota apply to the suites that build meshes (submit, mesh, kv), "
-                          "none of which is among those asked for");
+        throw usage_error("--numa, --idle, --reply-quota and --poll-budget apply to the suites that build meshes "
+                          "(submit, mesh, kv), none of which is among those asked for");
     if (have_idle_poll && o.setup.idle != rt::idle_policy::sleep)
         throw usage_error("--idle-poll applies to --idle sleep (a busy-polling reactor never parks)");
     if (have_bracket && seen_suites.count("pingpong") == 0 && seen_suites.count("submit") == 0)

@@ -30,6 +30,9 @@ inline constexpr unsigned max_idle_poll_us = 60'000'000;
 // --reply-quota: up to 2^20, above what any poll takes (64 from each of at
 // most 1919 sources).
 inline constexpr unsigned max_reply_quota = 1u << 20;
+// --poll-budget: a poll takes at most this many from one queue; 2^16 is
+// over any queue the suites build (the deepest window's is 2 x 4096).
+inline constexpr unsigned max_poll_budget = 1u << 16;
 
 struct run_options {
     std::vector<std::string> suites;
@@ -46,8 +49,9 @@ struct run_options {
     // many measurements in all (bracket.hpp).
     double bracket_tolerance = default_bracket_tolerance;
     unsigned bracket_attempts = default_bracket_attempts;
-    // submit, mesh, kv: NUMA placement, idle policy and reply quota of every
-    // mesh built (--numa, --idle, --reply-quota; entries record them).
+    // submit, mesh, kv: NUMA placement, idle policy, reply quota and poll
+    // budget of every mesh built (--numa, --idle, --reply-quota,
+    // --poll-budget; entries record them).
     mesh_setup setup;
     std::string out;         // path of the result file (a symbolic link given: where it points)
     std::string out_shown;   // --out as given (a link's name, not its target); empty without --out

@@ -553,7 +553,7 @@ json run_suites(const run_options& o, json& context) {
         // The meshes' queue placement (--numa; the runtime's default: the
         // receiver's node), a no-op on a single-node machine, their idle
         // policy (--idle) with, when they sleep, their poll time (--idle-poll),
-        // and their reply quota (--reply-quota).
+        // their reply quota (--reply-quota) and poll budget (--poll-budget).
         json numa;
         numa["nodes"] = rt::detail::numa_node_count();
         numa["placement"] = std::string(rt::to_string(o.setup.placement));
@@ -561,6 +561,7 @@ json run_suites(const run_options& o, json& context) {
         context["numa"] = numa;
         put_idle(context, o.setup.idle, o.setup.idle_poll);
         context["reply_quota"] = o.setup.reply_quota;
+        context["poll_budget"] = o.setup.poll_budget;
     }
     auto wants = [&](const char* s) { return std::find(o.suites.begin(), o.suites.end(), s) != o.suites.end(); };
     const double overhead = context["timer_overhead_ns"].get<double>();

@@ -76,6 +76,9 @@ expect_usage_error run --suite mesh --reply-quota 64k --out "$work/a.json"
 expect_usage_error run --suite mesh --reply-quota 1048577 --out "$work/a.json"
 expect_usage_error run --suite mesh --reply-quota 8 --reply-quota 16 --out "$work/a.json"
 expect_usage_error run --suite floor,pollscale --reply-quota 8 --out "$work/a.json"
+expect_usage_error run --suite mesh --poll-budget 0 --out "$work/a.json"
+expect_usage_error run --suite mesh --poll-budget 65537 --out "$work/a.json"
+expect_usage_error run --suite stream --poll-budget 16 --out "$work/a.json"
 expect_usage_error run --suite floor --out "$work/no/such/dir/a.json"
 expect_usage_error run --suite floor --out "$work"
 expect_usage_error run --suite floor --bogus
@@ -194,8 +197,10 @@ for name, w in want.items():
     # the replies.
     assert 0 < e["busy_share"] <= 1, e
     assert isinstance(e["deferred"], int) and 0 <= e["deferred"] <= e["completed"], e
-    # No reply quota unless asked (--reply-quota): every reply inline.
+    # No reply quota unless asked (--reply-quota): every reply inline; and
+    # the runtime's poll budget (--poll-budget).
     assert e["reply_quota"] == 0 and d["context"]["reply_quota"] == 0, e
+    assert e["poll_budget"] == 64 and d["context"]["poll_budget"] == 64, e
 # One repetition: no spread and no interval claimed (there was a 0 and a zero-width one).
 for e in d["benchmarks"]:
     if e.get("aggregate_name") == "median":
@@ -250,24 +255,25 @@ PY
 then echo "ok: run --bracket-tolerance 40 --bracket-tries 5"; passes=$((passes + 1)); else echo "FAIL: run --bracket-tolerance/--bracket-tries"; fails=$((fails + 1)); fi
 rm -f "$work/b.json"
 
-# --numa, --idle, --idle-poll, --reply-quota: every mesh the run builds
+# --numa, --idle, --idle-poll, --reply-quota, --poll-budget: every mesh the run builds
 # (submit, mesh, kv sharded) used them, its entry says so with where its
 # queues went, and the context says what the run asked for; the locked kv
 # designs build no mesh and say nothing.
 if "$qmesh" run --suite submit,mesh,kv --queues fastforward --cores "$two" --numa sender --idle sleep \
-        --idle-poll 50 --reply-quota 3 --quick --reps 1 --out "$work/n.json" > /dev/null \
+        --idle-poll 50 --reply-quota 3 --poll-budget 5 --quick --reps 1 --out "$work/n.json" > /dev/null \
     && /usr/bin/python3 - "$work/n.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 c = d["context"]
 assert c["numa"]["placement"] == "sender" and c["idle_policy"] == "sleep" and c["idle_poll_us"] == 50, c
-assert c["reply_quota"] == 3, c
+assert c["reply_quota"] == 3 and c["poll_budget"] == 5, c
 its = [e for e in d["benchmarks"] if e.get("run_type") == "iteration"]
 meshes = [e for e in its if e["suite"] in ("submit", "mesh") or e.get("design") == "sharded"]
 assert {e["suite"] for e in meshes} == {"submit", "mesh", "kv"}, meshes
 for e in meshes:
     assert e["valid"], e
-    assert e["idle_policy"] == "sleep" and e["idle_poll_us"] == 50 and e["reply_quota"] == 3, e
+    assert e["idle_policy"] == "sleep" and e["idle_poll_us"] == 50, e
+    assert e["reply_quota"] == 3 and e["poll_budget"] == 5, e
     n = e["numa"]
     assert n["placement"] == "sender" and n["applied"] == c["numa"]["applied"], e
     assert n["queues"] > 0 and 0 <= n["on_intended"] <= n["queues"], e
@@ -275,12 +281,12 @@ for e in meshes:
         assert isinstance(e["sleeps"], int) and e["sleeps"] >= 0, e
 for e in its:
     if e not in meshes:
-        assert not {"numa", "idle_policy", "idle_poll_us", "reply_quota"} & set(e), e
+        assert not {"numa", "idle_policy", "idle_poll_us", "reply_quota", "poll_budget"} & set(e), e
 for e in d["benchmarks"]:
     if e.get("aggregate_name") == "median" and e["suite"] in ("submit", "mesh"):
         assert e["idle_policy"] == "sleep" and e["idle_poll_us"] == 50, e
 PY
-then echo "ok: run --numa sender --idle sleep --idle-poll 50 --reply-quota 3"; passes=$((passes + 1)); else echo "FAIL: run --numa/--idle/--reply-quota"; fails=$((fails + 1)); fi
+then echo "ok: run --numa sender --idle sleep --idle-poll 50 --reply-quota 3 --poll-budget 5"; passes=$((passes + 1)); else echo "FAIL: run --numa/--idle/--reply-quota/--poll-budget"; fails=$((fails + 1)); fi
 rm -f "$work/n.json"
 
 # interrupt_when_ready PID: SIGINT once PID catches it (its handler is set

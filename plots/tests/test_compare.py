@@ -153,6 +153,10 @@ class CompareTest(unittest.TestCase):
         self.assertIn("note: A and B ran their meshes differently (reply quota 64 vs 0)", out)
         status, out = run_in_process(unquoted, self.write("quoted.json", reply_quota=0))
         self.assertNotIn("ran their meshes differently", out)
+        wide = self.write("wide.json", reply_quota=0, poll_budget=960)
+        status, out = run_in_process(unquoted, wide)
+        self.assertEqual(status, 0, out)
+        self.assertIn("note: A and B ran their meshes differently (poll budget 64 vs 960)", out)
 
     def test_threshold(self):
         a = self.write("a.json")

@@ -495,15 +495,17 @@ class ReportTest(unittest.TestCase):
         self.assertEqual((other["idle"], other["idle poll (µs)"], other["sleeps"]),
                          ("busy-poll", "-", "0"))
 
-    def test_mesh_table_shows_the_reply_quota_only_when_a_mesh_had_one(self):
+    def test_mesh_table_shows_the_reply_quota_and_poll_budget_only_when_not_the_defaults(self):
         doc = fixtures.make_result(mesh_v2=True)
         for e in doc["benchmarks"]:
             if e.get("suite") == "mesh":
-                e["reply_quota"] = 0
+                e["reply_quota"], e["poll_budget"] = 0, 64
         known = set(report.qr.load_schema()["properties"]["benchmarks"]["items"]["properties"])
         header, _ = report.suite_table(report.qr.runs(doc, "mesh"), known)
         self.assertNotIn("reply quota", header)
-        # One run capped its replies' continuations (qmesh run --reply-quota 64).
+        self.assertNotIn("poll budget", header)
+        # One run capped its replies' continuations (qmesh run --reply-quota 64): that
+        # column appears, the poll budget's does not.
         capped = "mesh/lamport/idle/scan/n2"
         for e in doc["benchmarks"]:
             if e.get("run_name") == capped:
@@ -512,6 +514,14 @@ class ReportTest(unittest.TestCase):
         row = {r[0]: dict(zip(header, r)) for r in rows}
         self.assertEqual(row[capped]["reply quota"], "64")
         self.assertEqual(row["mesh/lamport/busy/scan/n2"]["reply quota"], "0")
+        self.assertNotIn("poll budget", header)
+        for e in doc["benchmarks"]:
+            if e.get("run_name") == capped:
+                e["poll_budget"] = 960
+        header, rows = report.suite_table(report.qr.runs(doc, "mesh"), known)
+        row = {r[0]: dict(zip(header, r)) for r in rows}
+        self.assertEqual((row[capped]["poll budget"], row["mesh/lamport/busy/scan/n2"]["poll budget"]),
+                         ("960", "64"))
 
     def test_mesh_table_shows_where_the_queues_went_only_where_placement_applied(self):
         doc = fixtures.make_result(mesh_v2=True)
