@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <numeric>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -686,6 +687,14 @@ inline_quota_run run_inline_quota(std::size_t quota, std::size_t window, std::si
     return r;
 }
 
+// The order run_inline_quota's continuations ran in when they kept reply
+// order: the burst's `window` replies, then the extra request's.
+std::vector<std::size_t> reply_order(std::size_t window) {
+    std::vector<std::size_t> order(window + 1);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    return order;
+}
+
 TEST(smp, inline_continuations_stop_at_the_reply_quota_and_the_rest_keep_reply_order) {
     constexpr std::size_t window = 8, queued = 1'000'000;
     for (const std::size_t quota : {1u, 3u}) {
@@ -694,9 +703,7 @@ TEST(smp, inline_continuations_stop_at_the_reply_quota_and_the_rest_keep_reply_o
             if (i < quota) EXPECT_LT(r.at[i], queued) << "quota " << quota << ": reply " << i << " was not run inline";
             else EXPECT_EQ(r.at[i], queued) << "quota " << quota << ": reply " << i << " ran inline past the quota";
         }
-        std::vector<std::size_t> in_order(window + 1);
-        for (std::size_t i = 0; i <= window; ++i) in_order[i] = i;
-        EXPECT_EQ(r.order, in_order) << "quota " << quota;
+        EXPECT_EQ(r.order, reply_order(window)) << "quota " << quota;
         // The burst's replies past the quota were deferred, and so was the
         // extra request's if it came back before they had run.
         EXPECT_GE(r.deferred, window - quota) << "quota " << quota;
@@ -715,9 +722,7 @@ TEST(smp, without_a_reply_quota_every_reply_a_poll_takes_runs_inline) {
     const inline_quota_run r = run_inline_quota(1, window, queued, 0);
     for (std::size_t i = 0; i < window; ++i)
         EXPECT_LT(r.at[i], queued) << "reply " << i << " waited behind the queued tasks";
-    std::vector<std::size_t> in_order(window + 1);
-    for (std::size_t i = 0; i <= window; ++i) in_order[i] = i;
-    EXPECT_EQ(r.order, in_order);
+    EXPECT_EQ(r.order, reply_order(window));
     EXPECT_EQ(r.deferred, 0u);
 }
 
