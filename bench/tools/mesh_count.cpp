@@ -1,8 +1,9 @@
 // qmesh_mesh_count: one mesh, all to all, idle receivers, over `batched`,
 // with a fixed number of requests per ordered pair, for counting what the
 // runtime does per request (instructions_per_request.sh runs it under
-// callgrind at two counts and takes the difference, so start-up and
-// shutdown cancel out). Not a benchmark: its rate is printed only to show
+// callgrind at two counts and fits its instructions to the requests it
+// completed and the idle turns it printed, so start-up, shutdown and the
+// idle turns fall out). Not a benchmark: its rate is printed only to show
 // the run did what it says; `qmesh run --suite mesh` is the measurement.
 //
 //   qmesh_mesh_count REACTORS WINDOW PER_PAIR [REPLY_QUOTA]
@@ -15,6 +16,7 @@
 #include "qmesh/queues/batched_ring.hpp"
 #include "qmesh/runtime/topology.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <string_view>
