@@ -497,22 +497,27 @@ public:
         }
     }
     task* complete() noexcept override {
-        if (ex_) {
+        // The outcome becomes the state's; publish()'s work, with the
+        // status known here rather than read back from st_.ex.
+        if (ex_) [[unlikely]] {
             st_.ex = std::move(ex_);
+            st_.st = state_type::status::failed;
         } else {
             // A move of the result that throws fails the future with what it
             // threw (complete() is noexcept: it must not escape).
             try {
                 st_.value.emplace(std::move(result_));
+                st_.st = state_type::status::value;
             } catch (...) {
                 st_.ex = std::current_exception();
+                st_.st = state_type::status::failed;
             }
             result_.~result_type();
         }
         // A waiting continuation holds a reference of its own (or, a
         // coroutine's, its frame's future does): with one, this is not the
         // last, and the task outlives the item's release here.
-        task* cont = st_.publish();
+        task* cont = st_.take_continuation();
         if (--st_.refs == 0) delete this;  // the mesh's reference was the last
         return cont;
     }
@@ -764,8 +769,8 @@ public:
         item->from = static_cast<std::uint16_t>(me);
         item->to = static_cast<std::uint16_t>(core);
         item->group = static_cast<std::uint16_t>(g.id);
-        if (cfg_.latency_sample_every != 0 && ++cs.sample_tick >= cfg_.latency_sample_every) {
-            cs.sample_tick = 0;
+        if (--cs.sample_left == 0) [[unlikely]] {
+            cs.sample_left = cfg_.latency_sample_every;
             item->t0 = clk_.now();
         }
         auto fut = item->get_future();
@@ -987,7 +992,10 @@ private:
         std::uint64_t answered = 0;            // the last wave this core answered
         std::size_t quiet_turns = 0;           // reactor 0: idle turns in a row, to open a wave
         std::size_t held_turns = 0;  // busy turns that kept unflushed pushes (flush_on_poll = false)
-        unsigned sample_tick = 0;
+        // Submissions until the next timed one (latency_sample_every; none:
+        // the largest count, which no run counts down), a countdown so that an
+        // untimed submit_to tests one counter.
+        std::uint64_t sample_left = 0;
         bool stopping_seen = false;
         bool quiesced = false;
         bool ring_full_seen = false;  // a send found its ring full since the last retry_waiting
@@ -1753,6 +1761,8 @@ private:
         cs.held.resize(n_);
         cs.held_from.reserve(n_);
         cs.pending.assign(words_, 0);
+        cs.sample_left = cfg_.latency_sample_every != 0 ? cfg_.latency_sample_every
+                                                        : std::numeric_limits<std::uint64_t>::max();
         cs.linger.assign(cfg_.poll == polling::doorbell ? n_ : 0, 0);
         cs.out.assign(n_, {});
         cs.in.assign(n_, {});
