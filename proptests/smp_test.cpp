@@ -302,6 +302,20 @@ TEST(sample_clock, a_mesh_that_samples_nothing_does_not_calibrate) {
     EXPECT_EQ(sampling.latency_clock().ns_per_tick(), process.ns_per_tick());
 }
 
+// latency_sample_every = 0 times no submission (submit_to counts down to
+// the next timed one; with 0 there is none), and the mesh still runs.
+TEST(sample_clock, a_mesh_that_samples_nothing_records_nothing) {
+    auto cfg = two_cores(8, 8);
+    cfg.latency_sample_every = 0;
+    rt::smp<ff_ring_kind> mesh(cfg);
+    const std::uint64_t n = 1000;
+    mesh.run([&]() -> rt::future<> {
+        for (std::uint64_t i = 0; i < n; ++i) co_await mesh.submit_to(1, [] {});
+    });
+    EXPECT_EQ(mesh.counters(0, 1).completed, n);
+    EXPECT_EQ(mesh.latency().count(), 0u);
+}
+
 // A future fulfilled on the next turn: a task that gives the reactor back.
 rt::future<> next_turn() {
     rt::promise<> p;
