@@ -33,6 +33,15 @@ inline const char* to_string(mesh_state s) noexcept {
     return s == mesh_state::idle ? "idle" : s == mesh_state::busy ? "busy" : "fan-in";
 }
 
+// A mesh's queue capacity for `window` requests in flight per pair: each
+// queue holds both submit groups' windows (the setup's and the pumps',
+// measure_mesh), so the window, not the queue, bounds what is in flight (64,
+// as before, for the default window; the runtime would raise a smaller one
+// to that anyway, and an entry must say what ran).
+inline std::size_t mesh_capacity(std::size_t window) noexcept {
+    return std::max<std::size_t>(64, 2 * window);
+}
+
 struct mesh_params {
     std::vector<unsigned> cores;
     mesh_state state = mesh_state::idle;

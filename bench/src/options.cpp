@@ -25,6 +25,19 @@ const std::vector<std::string>& known_suites() {
     return s;
 }
 
+unsigned parse_count(const std::string& s, const std::string& what, unsigned lo, unsigned hi) {
+    unsigned v = 0;
+    const auto* end = s.data() + s.size();
+    auto [p, ec] = std::from_chars(s.data(), end, v);
+    // Digits too many for unsigned: a whole number, out of range.
+    const bool too_big = ec == std::errc::result_out_of_range && p == end;
+    if (s.empty() || (ec != std::errc{} && !too_big) || p != end)
+        throw usage_error(what + " must be a whole number, not '" + s + "'");
+    if (too_big || v < lo || v > hi)
+        throw usage_error(what + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", not " + s);
+    return v;
+}
+
 namespace {
 
 std::vector<std::string> split(const std::string& s, const std::string& what) {
@@ -39,19 +52,6 @@ std::vector<std::string> split(const std::string& s, const std::string& what) {
     // getline drops a trailing empty item: "8," would pass for "8".
     if (s.back() == ',') throw usage_error("empty item in " + what + " list '" + s + "'");
     return out;
-}
-
-unsigned parse_count(const std::string& s, const std::string& what, unsigned lo, unsigned hi) {
-    unsigned v = 0;
-    const auto* end = s.data() + s.size();
-    auto [p, ec] = std::from_chars(s.data(), end, v);
-    // Digits too many for unsigned: a whole number, out of range.
-    const bool too_big = ec == std::errc::result_out_of_range && p == end;
-    if (s.empty() || (ec != std::errc{} && !too_big) || p != end)
-        throw usage_error(what + " must be a whole number, not '" + s + "'");
-    if (too_big || v < lo || v > hi)
-        throw usage_error(what + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", not " + s);
-    return v;
 }
 
 std::string join(const std::vector<std::string>& v) {

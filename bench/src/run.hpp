@@ -68,6 +68,9 @@ const std::vector<std::string>& known_suites();
 // low_cpu_share of a CPU (another process competed), or "" when none did.
 std::string cpu_share_warning(const json& benchmarks);
 
+// s as a whole number in [lo, hi]; else usage_error naming `what`.
+unsigned parse_count(const std::string& s, const std::string& what, unsigned lo, unsigned hi);
+
 // Parses and checks `qmesh run` arguments; throws usage_error before any work.
 run_options parse_run_options(const std::vector<std::string>& args, const std::string& command_line);
 

@@ -176,12 +176,8 @@ json batch_hist_json(const std::array<std::uint64_t, rt::batch_buckets>& b) {
 json mesh_entry(const run_options& o, unsigned n, const std::string& qn, mesh_state state, rt::polling poll,
                 unsigned window, unsigned rep) {
     mesh_params mp;
-    // Each queue holds both submit groups' windows (the setup's and the
-    // pumps', measure_mesh), so the window, not the queue, bounds what is in
-    // flight (64, as before, for the default window; the runtime would raise
-    // a smaller one to that anyway, and the entry must say what ran).
     mp.window = window;
-    mp.capacity = std::max<std::size_t>(64, std::size_t{2} * window);
+    mp.capacity = mesh_capacity(window);
     const bool over = n > o.cores.size();
     for (unsigned i = 0; i < n; ++i) mp.cores.push_back(o.cores[i % o.cores.size()]);
     mp.state = state;

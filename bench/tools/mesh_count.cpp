@@ -13,30 +13,26 @@
 // time, and a reactor that busy-polls holds the CPU until valgrind switches
 // threads, so the count would be mostly empty polls.
 #include "mesh_measure.hpp"
+#include "run.hpp"
 #include "qmesh/queues/batched_ring.hpp"
 #include "qmesh/runtime/topology.hpp"
 
-#include <algorithm>
-#include <charconv>
 #include <cstdio>
-#include <string_view>
-
-namespace {
-
-bool parse(std::string_view s, std::uint64_t& out) {
-    const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return ec == std::errc() && p == s.data() + s.size();
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
     using namespace qmesh;
-    std::uint64_t reactors = 0, window = 0, per_pair = 0, quota = 0;
-    if ((argc != 4 && argc != 5) || !parse(argv[1], reactors) || !parse(argv[2], window) ||
-        !parse(argv[3], per_pair) || (argc == 5 && !parse(argv[4], quota)) || reactors < 2 || reactors > 256 ||
-        window == 0 || window > 4096 || per_pair == 0) {
-        std::fprintf(stderr, "usage: qmesh_mesh_count REACTORS(2-256) WINDOW(1-4096) PER_PAIR(>0) [REPLY_QUOTA]\n");
+    if (argc != 4 && argc != 5) {
+        std::fprintf(stderr, "usage: qmesh_mesh_count REACTORS WINDOW PER_PAIR [REPLY_QUOTA]\n");
+        return 2;
+    }
+    unsigned reactors = 0, window = 0, per_pair = 0, quota = 0;
+    try {
+        reactors = bench::parse_count(argv[1], "REACTORS", 2, 256);
+        window = bench::parse_count(argv[2], "WINDOW", 1, bench::max_mesh_window);
+        per_pair = bench::parse_count(argv[3], "PER_PAIR", 1, 1u << 30);
+        if (argc == 5) quota = bench::parse_count(argv[4], "REPLY_QUOTA", 0, bench::max_reply_quota);
+    } catch (const bench::usage_error& e) {
+        std::fprintf(stderr, "qmesh_mesh_count: %s\n", e.what());
         return 2;
     }
     const auto& pus = rt::topology::instance().available();
@@ -45,10 +41,10 @@ int main(int argc, char** argv) {
         return 2;
     }
     bench::mesh_params p;
-    for (std::uint64_t i = 0; i < reactors; ++i) p.cores.push_back(pus[i % pus.size()]);
+    for (unsigned i = 0; i < reactors; ++i) p.cores.push_back(pus[i % pus.size()]);
     p.msgs_per_pair = per_pair;
     p.window = window;
-    p.capacity = std::max<std::size_t>(64, 2 * window);
+    p.capacity = bench::mesh_capacity(window);
     p.oversubscribed = true;  // yield when idle (see the header)
     p.setup.reply_quota = quota;
     p.timeout = std::chrono::minutes(10);  // callgrind runs it some fifty times slower
