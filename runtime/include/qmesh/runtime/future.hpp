@@ -151,8 +151,10 @@ struct state : pooled {
     // makes it the state's and returns the continuation, now due and not
     // scheduled (null if none), for the caller to run or schedule (smp's
     // reply path: smp_config::inline_replies).
-    [[nodiscard]] task* publish() noexcept {
-        st = ex ? status::failed : status::value;
+    [[nodiscard]] task* publish() noexcept { return publish(ex ? status::failed : status::value); }
+    // The same, for a caller that knows which it stored (smp's complete()).
+    [[nodiscard]] task* publish(status outcome) noexcept {
+        st = outcome;
         return take_continuation();
     }
     std::exception_ptr take_exception() noexcept {

@@ -497,27 +497,27 @@ public:
         }
     }
     task* complete() noexcept override {
-        // The outcome becomes the state's; publish()'s work, with the
-        // status known here rather than read back from st_.ex.
+        // The outcome becomes the state's and is published, with the status
+        // known here rather than read back from st_.ex.
+        using status = typename state_type::status;
+        status outcome = status::failed;
         if (ex_) [[unlikely]] {
             st_.ex = std::move(ex_);
-            st_.st = state_type::status::failed;
         } else {
             // A move of the result that throws fails the future with what it
             // threw (complete() is noexcept: it must not escape).
             try {
                 st_.value.emplace(std::move(result_));
-                st_.st = state_type::status::value;
+                outcome = status::value;
             } catch (...) {
                 st_.ex = std::current_exception();
-                st_.st = state_type::status::failed;
             }
             result_.~result_type();
         }
         // A waiting continuation holds a reference of its own (or, a
         // coroutine's, its frame's future does): with one, this is not the
         // last, and the task outlives the item's release here.
-        task* cont = st_.take_continuation();
+        task* cont = st_.publish(outcome);
         if (--st_.refs == 0) delete this;  // the mesh's reference was the last
         return cont;
     }
