@@ -6,7 +6,7 @@ For each file: how many repetitions of a pair's floor (p50 of one repetition) fa
 with its pair and index; and how many unordered pairs {a, b} had more than one such repetition
 (either direction), against what independent repetitions would give by chance (each of an
 unordered pair's 2 x reps repetitions low with the file's overall share of low ones).
-A round trip of 56-82 ns, where the pairs' medians are 300-460 ns, is what two hardware
+A round trip of 56-82 ns, where the pairs' medians are 276-456 ns, is what two hardware
 threads of one physical core give (they share its L1 and L2); the guest sees 16 cores of one
 thread each (xeon16-kvm-topo.txt), so such a repetition means the host ran both vCPUs on
 siblings of one core at the time.
@@ -15,7 +15,6 @@ Usage: /usr/bin/python3 floor_pairs.py
 import collections
 import glob
 import json
-import math
 import os
 import statistics
 
@@ -46,6 +45,6 @@ for path in sorted(glob.glob(os.path.join(HERE, "*.json"))):
     k = 2 * len(reps) // len(by_pair)
     q = len(low) / len(reps)
     p_two = 1 - (1 - q) ** k - k * q * (1 - q) ** (k - 1)
-    unordered = math.comb(16, 2) if len(by_pair) == 240 else len(by_pair) // 2
+    unordered = len(by_pair) // 2  # the floor runs both directions of every pair
     print(f"  unordered pairs low more than once: {len(repeated)} {repeated}; "
           f"by chance about {unordered * p_two:.1f}")
