@@ -69,14 +69,15 @@ bench: build-release
 	  $$( [ -f results/mutants.json ] && echo --mutants results/mutants.json )
 
 # A self-contained copy of the release qmesh for a lent many-core machine
-# (ignored .device/: the binary, every shared library ldd lists, and
+# (ignored .device/: the binaries, every shared library ldd lists, and
 # bench/device_run.sh). Carry .device and run `bash .device/device_run.sh`;
 # see bench/README.md.
 device-bundle: build-release
 	rm -rf .device && mkdir -p .device/lib
-	cp build/release/bench/qmesh build/release/bench/qmesh_micro bench/device_run.sh .device/
-	strip --strip-debug .device/qmesh .device/qmesh_micro  # the carry limit is 64 MiB, the debug info most of a binary
-	ldd build/release/bench/qmesh build/release/bench/qmesh_micro \
+	cp build/release/bench/qmesh build/release/bench/qmesh_micro build/release/bench/qmesh_parallel_work \
+	  bench/device_run.sh .device/
+	strip --strip-debug .device/qmesh .device/qmesh_micro .device/qmesh_parallel_work  # the carry limit is 64 MiB, the debug info most of a binary
+	ldd build/release/bench/qmesh build/release/bench/qmesh_micro build/release/bench/qmesh_parallel_work \
 	  | awk '$$2 == "=>" && $$3 ~ /^\// {print $$3} $$1 ~ /^\/.*ld-linux/ {print $$1}' | sort -u \
 	  | xargs -r cp -L -t .device/lib
 	@echo "device-bundle: $$(du -sh .device | cut -f1) in .device/ ($$(ls .device/lib | wc -l) libraries)"
