@@ -8,8 +8,9 @@
 // core (SMT, or a host that puts two vCPUs on one core), the shared cache and
 // on-die network under load, or a host taking time from its guest. For work
 // bound by the core, as the mesh's is (runtime/README.md: at N = 16 a request
-// costs the instructions it costs at N = 2, but more time), the ratio at k is
-// what the machine leaves of a core's rate at N = 2 before any message moves.
+// costs the instructions it costs at N = 2, but more time), the ratio at k
+// over the ratio at 2 is what the machine leaves at N = k of a core's rate at
+// N = 2, before any message moves.
 //
 //   qmesh_parallel_work [MS_PER_STEP [REPS]]     (defaults: 100 ms, 3)
 //
@@ -152,7 +153,7 @@ std::optional<step_figure> run_step(const std::vector<unsigned>& cores, workload
                     x[0] = alu_unit(x[0]);
             };
             const std::uint64_t warm_end = bench::now_ns() + warm_ns;
-            while (bench::now_ns() < warm_end) unit();
+            while (bench::now_ns() < warm_end && !abort.raised()) unit();
             ready.fetch_add(1, std::memory_order_relaxed);
             while (ready.load(std::memory_order_relaxed) < k && !abort.raised()) unit();
             const std::uint64_t t0 = bench::now_ns();
@@ -231,17 +232,21 @@ int main(int argc, char** argv) {
             std::vector<std::vector<double>> one_alone(nw);
             std::vector<std::vector<step_figure>> one_busy(nw);
             std::vector<double> one_share(nw, 1.0);
+            // No step starts once an interrupt has come (a step stops
+            // within a tenth of a second of one: run_pinned's watchdog).
+            auto step = [&](std::vector<unsigned> cores, workload w) -> std::optional<step_figure> {
+                if (bench::interrupted()) return std::nullopt;
+                return run_step(cores, w, window_ns, warm_ns, rep);
+            };
             for (std::size_t w = 0; w < nw; ++w) {
                 for (unsigned p : pus)
-                    if (auto s = run_step({p}, workloads[w], window_ns, warm_ns, rep)) {
+                    if (auto s = step({p}, workloads[w])) {
                         one_alone[w].push_back(s->ns_per_step[0]);
                         one_share[w] = std::min(one_share[w], s->cpu_share);
                     }
                 for (unsigned k : ks)
-                    if (auto s = run_step(std::vector<unsigned>(pus.begin(), pus.begin() + k), workloads[w], window_ns,
-                                          warm_ns, rep))
+                    if (auto s = step(std::vector<unsigned>(pus.begin(), pus.begin() + k), workloads[w]))
                         one_busy[w].push_back(*s);
-                if (bench::interrupted()) break;
             }
             if (bench::interrupted()) break;
             for (std::size_t w = 0; w < nw; ++w) {
