@@ -30,9 +30,11 @@
 // A figure, not a test: the ctest run only checks that it runs and reports.
 #include "pinned.hpp"
 #include "run.hpp"
+#include "stats.hpp"
 #include "qmesh/runtime/topology.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -180,11 +182,11 @@ std::optional<step_figure> run_step(const std::vector<unsigned>& cores, workload
     return out;
 }
 
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+// One repetition of one workload: a step alone on each PU (alone[p] on
+// pus[p]), then one per busy count (busy[i] on the first ks[i] PUs).
+struct workload_rep {
+    std::vector<step_figure> alone, busy;
+};
 
 }  // namespace
 
@@ -219,19 +221,13 @@ int main(int argc, char** argv) {
                 "alone over the median PU.\n",
                 pus.size(), list.c_str(), ms, reps, chase_bytes >> 20);
     constexpr std::size_t nw = std::size(workloads);
-    // alone[w][rep][p]: ns a step on pus[p] alone; busy[w][i][rep]: k = ks[i].
-    std::vector<std::vector<std::vector<double>>> alone(nw);
-    std::vector<std::vector<std::vector<step_figure>>> busy(nw, std::vector<std::vector<step_figure>>(ks.size()));
-    std::vector<double> alone_share(nw, 1.0);
+    std::vector<std::array<workload_rep, nw>> done;  // the repetitions finished
     const std::uint64_t window_ns = std::uint64_t{ms} * 1000000, warm_ns = window_ns / 5;
-    unsigned done_reps = 0;
     try {
         // A repetition an interrupt cut short is left out whole: its ratios
         // would lack their lone threads.
         for (unsigned rep = 0; rep < reps && !bench::interrupted(); ++rep) {
-            std::vector<std::vector<double>> one_alone(nw);
-            std::vector<std::vector<step_figure>> one_busy(nw);
-            std::vector<double> one_share(nw, 1.0);
+            std::array<workload_rep, nw> one;
             // No step starts once an interrupt has come (a step stops
             // within a tenth of a second of one: run_pinned's watchdog).
             auto step = [&](std::vector<unsigned> cores, workload w) -> std::optional<step_figure> {
@@ -240,27 +236,19 @@ int main(int argc, char** argv) {
             };
             for (std::size_t w = 0; w < nw; ++w) {
                 for (unsigned p : pus)
-                    if (auto s = step({p}, workloads[w])) {
-                        one_alone[w].push_back(s->ns_per_step[0]);
-                        one_share[w] = std::min(one_share[w], s->cpu_share);
-                    }
+                    if (auto s = step({p}, workloads[w])) one[w].alone.push_back(*s);
                 for (unsigned k : ks)
                     if (auto s = step(std::vector<unsigned>(pus.begin(), pus.begin() + k), workloads[w]))
-                        one_busy[w].push_back(*s);
+                        one[w].busy.push_back(*s);
             }
             if (bench::interrupted()) break;
-            for (std::size_t w = 0; w < nw; ++w) {
-                alone[w].push_back(one_alone[w]);
-                alone_share[w] = std::min(alone_share[w], one_share[w]);
-                for (std::size_t i = 0; i < ks.size(); ++i) busy[w][i].push_back(one_busy[w][i]);
-            }
-            ++done_reps;
+            done.push_back(std::move(one));
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "qmesh_parallel_work: %s\n", e.what());
         return 1;
     }
-    if (done_reps == 0) {
+    if (done.empty()) {
         std::fprintf(stderr, "qmesh_parallel_work: interrupted before a repetition finished\n");
         return bench::interrupted_exit_status();
     }
@@ -269,7 +257,7 @@ int main(int argc, char** argv) {
                 "slowest core (reps' range)", "least cpu_share");
     auto range = [](const std::vector<double>& v) {
         char buf[64];
-        std::snprintf(buf, sizeof buf, "%.3f (%.3f-%.3f)", median(v), *std::min_element(v.begin(), v.end()),
+        std::snprintf(buf, sizeof buf, "%.3f (%.3f-%.3f)", bench::median(v), *std::min_element(v.begin(), v.end()),
                       *std::max_element(v.begin(), v.end()));
         return std::string(buf);
     };
@@ -283,32 +271,37 @@ int main(int argc, char** argv) {
     };
     for (std::size_t w = 0; w < nw; ++w) {
         std::vector<double> ns, mid, slow;
-        for (unsigned rep = 0; rep < done_reps; ++rep) {
-            const std::vector<double>& a = alone[w][rep];
-            const double m = median(a);
+        double share = 1;
+        for (const auto& r : done) {
+            std::vector<double> a;
+            for (const step_figure& s : r[w].alone) {
+                a.push_back(s.ns_per_step[0]);
+                share = std::min(share, s.cpu_share);
+            }
+            const double m = bench::median(a);
             ns.push_back(m);
             mid.push_back(1.0);
             slow.push_back(m / *std::max_element(a.begin(), a.end()));
         }
-        row(workloads[w], 1, median(ns), mid, slow, alone_share[w]);
+        row(workloads[w], 1, bench::median(ns), mid, slow, share);
         for (std::size_t i = 0; i < ks.size(); ++i) {
             ns.clear(), mid.clear(), slow.clear();
-            double share = 1;
-            for (unsigned rep = 0; rep < done_reps; ++rep) {
-                const step_figure& s = busy[w][i][rep];
+            share = 1;
+            for (const auto& r : done) {
+                const step_figure& s = r[w].busy[i];
                 std::vector<double> ratio;
                 for (std::size_t t = 0; t < s.ns_per_step.size(); ++t)
-                    ratio.push_back(alone[w][rep][t] / s.ns_per_step[t]);
-                ns.push_back(median(s.ns_per_step));
-                mid.push_back(median(ratio));
+                    ratio.push_back(r[w].alone[t].ns_per_step[0] / s.ns_per_step[t]);
+                ns.push_back(bench::median(s.ns_per_step));
+                mid.push_back(bench::median(ratio));
                 slow.push_back(*std::min_element(ratio.begin(), ratio.end()));
                 share = std::min(share, s.cpu_share);
             }
-            row(workloads[w], ks[i], median(ns), mid, slow, share);
+            row(workloads[w], ks[i], bench::median(ns), mid, slow, share);
         }
     }
-    std::printf("ok: %zu PUs alone and %zu busy steps per workload, %u repetition%s%s, least cpu_share %.2f\n",
-                pus.size(), ks.size(), done_reps, done_reps == 1 ? "" : "s", bench::interrupted() ? " (interrupted)" : "",
+    std::printf("ok: %zu PUs alone and %zu busy steps per workload, %zu repetition%s%s, least cpu_share %.2f\n",
+                pus.size(), ks.size(), done.size(), done.size() == 1 ? "" : "s", bench::interrupted() ? " (interrupted)" : "",
                 least_share);
     return bench::interrupted() ? bench::interrupted_exit_status() : 0;
 }
