@@ -72,12 +72,12 @@ bench: build-release
 # (ignored .device/: the binaries, every shared library ldd lists, and
 # bench/device_run.sh). Carry .device and run `bash .device/device_run.sh`;
 # see bench/README.md.
+DEVICE_PROGRAMS := qmesh qmesh_micro qmesh_parallel_work
 device-bundle: build-release
 	rm -rf .device && mkdir -p .device/lib
-	cp build/release/bench/qmesh build/release/bench/qmesh_micro build/release/bench/qmesh_parallel_work \
-	  bench/device_run.sh .device/
-	strip --strip-debug .device/qmesh .device/qmesh_micro .device/qmesh_parallel_work  # the carry limit is 64 MiB, the debug info most of a binary
-	ldd build/release/bench/qmesh build/release/bench/qmesh_micro build/release/bench/qmesh_parallel_work \
+	cp $(addprefix build/release/bench/,$(DEVICE_PROGRAMS)) bench/device_run.sh .device/
+	strip --strip-debug $(addprefix .device/,$(DEVICE_PROGRAMS))  # the carry limit is 64 MiB, the debug info most of a binary
+	ldd $(addprefix build/release/bench/,$(DEVICE_PROGRAMS)) \
 	  | awk '$$2 == "=>" && $$3 ~ /^\// {print $$3} $$1 ~ /^\/.*ld-linux/ {print $$1}' | sort -u \
 	  | xargs -r cp -L -t .device/lib
 	@echo "device-bundle: $$(du -sh .device | cut -f1) in .device/ ($$(ls .device/lib | wc -l) libraries)"
