@@ -33,18 +33,26 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-./device-out}
 mkdir -p "$out"
 loader=$(ls "$here"/lib/ld-linux*.so* | head -n 1)
-# The bundled qmesh through its own loader: an array, since `timeout` below
-# takes a command, not a shell function.
+# The bundled qmesh through its own loader, for the topology (the runs go
+# through bounded, below).
 qmesh_cmd=("$loader" --library-path "$here/lib" "$here/qmesh")
-# One run under a deadline of $1 seconds (SIGTERM: qmesh writes what it has;
-# SIGKILL 20 s later if it has not ended).
+# A bundled program ($4, under .device/, through the bundled loader) run
+# under a deadline of $1 seconds (SIGTERM; SIGKILL $2 s later if it has not
+# ended), its output into runs.log, then a line naming it ($3) with its exit
+# status and time.
+bounded() {
+    local limit=$1 grace=$2 name=$3
+    shift 3
+    local start=$SECONDS
+    timeout -s TERM -k "$grace" "$limit" "$loader" --library-path "$here/lib" "$@" >> "$out/runs.log" 2>&1
+    echo "$name: exit $? after $((SECONDS - start)) s (deadline $limit s)" | tee -a "$out/runs.log"
+}
+# One qmesh run under a deadline of $1 seconds (SIGTERM: qmesh writes what it
+# has; SIGKILL 20 s later if it has not ended).
 timed() {
     local limit=$1 name=$2
     shift 2
-    local start=$SECONDS
-    timeout -s TERM -k 20 "$limit" "${qmesh_cmd[@]}" run "$@" \
-        --out "$out/$name.json" >> "$out/runs.log" 2>&1
-    echo "$name: exit $? after $((SECONDS - start)) s (deadline $limit s)" | tee -a "$out/runs.log"
+    bounded "$limit" 20 "$name" "$here/qmesh" run "$@" --out "$out/$name.json"
     # The lent machine sends back at most 8 files of 16 MiB each.
     [ -f "$out/$name.json" ] && gzip -f "$out/$name.json"
 }
@@ -68,18 +76,14 @@ timed 40 "device-${n}cpu-rq0" "${ab[@]}"
 # 3. Whether the machine, not the mesh, slows a core as more cores run: at
 # N = 16 the mesh ran 0.68 of N = 2's rate per core with the same
 # instructions per request (runtime/README.md, "Counted precisely").
-start=$SECONDS
-timeout -s TERM -k 5 20 "$loader" --library-path "$here/lib" "$here/qmesh_parallel_work" 50 3 >> "$out/runs.log" 2>&1
-echo "parallel_work: exit $? after $((SECONDS - start)) s (deadline 20 s)" | tee -a "$out/runs.log"
+bounded 20 5 parallel_work "$here/qmesh_parallel_work" 50 3
 best=seastar,batched,fastforward,lamport,cached,boost_spsc,moodycamel_rwq
 timed 145 "device-${n}cpu-main" --suite floor,submit,mesh,pollscale --queues "$best,inbox,mutex,spin" --reps 5
 timed 15 "device-${n}cpu-pingpong" --suite pingpong --reps 3
 timed 15 "device-${n}cpu-sleep" --suite mesh --queues seastar,fastforward,inbox --reps 2 --idle sleep
 # 7. A request's transport by pointer or by value, two cores, without the
 # runtime (bench/micro/exchange.cpp): Google Benchmark's JSON, not ours.
-start=$SECONDS
-timeout -s TERM -k 5 15 "$loader" --library-path "$here/lib" "$here/qmesh_micro" --benchmark_filter=exchange \
+bounded 15 5 "device-${n}cpu-exchange" "$here/qmesh_micro" --benchmark_filter=exchange \
     --benchmark_repetitions=10 --benchmark_enable_random_interleaving=true --benchmark_min_time=0.02 \
-    --benchmark_format=json --benchmark_out="$out/device-${n}cpu-exchange.json" >> "$out/runs.log" 2>&1
-echo "device-${n}cpu-exchange: exit $? after $((SECONDS - start)) s (deadline 15 s)" | tee -a "$out/runs.log"
+    --benchmark_format=json --benchmark_out="$out/device-${n}cpu-exchange.json"
 exit 0  # each run's status is in runs.log
